@@ -22,23 +22,24 @@ export interface ConfigIssue {
 
 export class GamemeshError extends Error {
   readonly code: string;
-  readonly details: Readonly<Record<string, unknown>>;
+  /** Machine-readable facts about the failure (named `context`, not `details`, which test runners reserve). */
+  readonly context: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(code: string, message: string, context: Record<string, unknown> = {}) {
     super(`${code}: ${message}`);
     this.name = 'GamemeshError';
     this.code = code;
-    this.details = details;
+    this.context = context;
   }
 }
 
 export function coreError(
   code: CoreErrorCode,
   detail?: string,
-  details: Record<string, unknown> = {},
+  context: Record<string, unknown> = {},
 ): GamemeshError {
   const text = detail === undefined ? CORE_ERRORS[code] : `${CORE_ERRORS[code]}: ${detail}`;
-  return new GamemeshError(code, text, details);
+  return new GamemeshError(code, text, context);
 }
 
 /** Result of parsing untrusted input: a value or a list of issues, never an exception. */
