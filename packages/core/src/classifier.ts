@@ -124,8 +124,7 @@ class OrderedFlowClassifier implements FlowClassifier {
       }
     }
     if (this.candidates.length === 0) return this.decideUnknown('no_protocol_matched');
-    const seen =
-      datagram.direction === 'forward' ? ++this.forwardSeen : ++this.reverseSeen;
+    const seen = datagram.direction === 'forward' ? ++this.forwardSeen : ++this.reverseSeen;
     if (seen >= this.window) return this.decideUnknown('window_exhausted');
     this.history.push(datagram);
     return this.classification;

@@ -58,7 +58,8 @@ export const WELL_KNOWN_STATS = {
 
 /** Why a session ended. Bounded: these double as metric label values. */
 export const CLOSE_REASONS = {
-  protocol_disconnect: 'the protocol said goodbye (RakNet 0x15, netcode disconnect, kcp2k disconnect)',
+  protocol_disconnect:
+    'the protocol said goodbye (RakNet 0x15, netcode disconnect, kcp2k disconnect)',
   bye: 'RTCP BYE for the session SSRC',
   denied: 'the server refused the connection in-protocol (netcode denied, RakNet no free slots)',
   idle: 'no datagram within the idle backstop',
@@ -141,7 +142,10 @@ export interface ProtocolDefinition<C extends object, S extends ProtocolStats> {
   build(config: Readonly<C>): Pick<Protocol<C, S>, 'probe' | 'routingKey' | 'createTracker'>;
 }
 
-export interface ProtocolFactory<C extends object = object, S extends ProtocolStats = ProtocolStats> {
+export interface ProtocolFactory<
+  C extends object = object,
+  S extends ProtocolStats = ProtocolStats,
+> {
   readonly name: string;
   readonly version: string;
   readonly defaults: Readonly<C>;
@@ -157,7 +161,10 @@ export function defineProtocol<C extends object, S extends ProtocolStats = Proto
   definition: ProtocolDefinition<C, S>,
 ): ProtocolFactory<C, S> {
   if (!NAME_PATTERN.test(definition.name)) {
-    throw coreError('GM_CORE_INVALID_PROTOCOL', `name ${JSON.stringify(definition.name)} must match ${NAME_PATTERN}`);
+    throw coreError(
+      'GM_CORE_INVALID_PROTOCOL',
+      `name ${JSON.stringify(definition.name)} must match ${NAME_PATTERN}`,
+    );
   }
   const parseConfig = definition.parseConfig ?? parseShallowConfig;
   const instantiate = (config: C): Protocol<C, S> => {
@@ -187,7 +194,9 @@ export function defineProtocol<C extends object, S extends ProtocolStats = Proto
       const result = parse(config ?? {});
       if (!result.ok) {
         const text = result.issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
-        throw coreError('GM_CORE_INVALID_CONFIG', `${definition.name}: ${text}`, { issues: result.issues });
+        throw coreError('GM_CORE_INVALID_CONFIG', `${definition.name}: ${text}`, {
+          issues: result.issues,
+        });
       }
       return result.value;
     },

@@ -23,7 +23,9 @@ test('first matching protocol in registry order wins and the flow is pinned', ()
 });
 
 test('need-more keeps a protocol as candidate, and history reaches the next probe', () => {
-  const classifier = createClassifier(createRegistry({ protocols: [pairProtocol('pair', 0x50).create()] }));
+  const classifier = createClassifier(
+    createRegistry({ protocols: [pairProtocol('pair', 0x50).create()] }),
+  );
   const flow = classifier.flow();
   assert.is(flow.offer(datagram([0x50])).state, 'pending');
   assert.is(flow.history.length, 1);
@@ -33,7 +35,9 @@ test('need-more keeps a protocol as candidate, and history reaches the next prob
 
 test('every protocol saying no gives unknown with each verdict recorded', () => {
   const classifier = createClassifier(
-    createRegistry({ protocols: [prefixProtocol('alpha', 0x41).create(), pairProtocol('pair', 0x50).create()] }),
+    createRegistry({
+      protocols: [prefixProtocol('alpha', 0x41).create(), pairProtocol('pair', 0x50).create()],
+    }),
   );
   const result = classifier.flow().offer(datagram([0x99]));
   assert.equal(result, {
@@ -44,14 +48,19 @@ test('every protocol saying no gives unknown with each verdict recorded', () => 
 });
 
 test('the need-more window is bounded per direction', () => {
-  const classifier = createClassifier(createRegistry({ protocols: [pairProtocol('pair', 0x50).create()] }), {
-    window: 1,
-  });
+  const classifier = createClassifier(
+    createRegistry({ protocols: [pairProtocol('pair', 0x50).create()] }),
+    {
+      window: 1,
+    },
+  );
   const flow = classifier.flow();
   // pair never matches on its first datagram; with a window of 1 the flow is decided at once.
   assert.is(flow.offer(datagram([0x50])).state, 'unknown');
 
-  const wider = createClassifier(createRegistry({ protocols: [neverDecides()] }), { window: 3 }).flow();
+  const wider = createClassifier(createRegistry({ protocols: [neverDecides()] }), {
+    window: 3,
+  }).flow();
   assert.is(wider.offer(datagram([1])).state, 'pending');
   assert.is(wider.offer(datagram([1], 'reverse')).state, 'pending');
   assert.is(wider.offer(datagram([1])).state, 'pending');
@@ -69,7 +78,9 @@ test('an empty registry classifies everything as unknown', () => {
 test('a probe that throws is isolated, reported, and the next protocol still runs', () => {
   const faults: PluginFault[] = [];
   const classifier = createClassifier(
-    createRegistry({ protocols: [faultyProtocol('bad', 'probe').create(), prefixProtocol('good', 0x41).create()] }),
+    createRegistry({
+      protocols: [faultyProtocol('bad', 'probe').create(), prefixProtocol('good', 0x41).create()],
+    }),
     { onFault: (fault) => faults.push(fault) },
   );
   const result = classifier.flow().offer(datagram([0x41, 1]));

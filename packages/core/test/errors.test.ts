@@ -7,7 +7,8 @@ import { repoFile } from './paths.js';
 const doc = readFileSync(repoFile('docs/errors.md'), 'utf8');
 
 test('every core error code is documented in docs/errors.md', () => {
-  for (const code of Object.keys(CORE_ERRORS)) assert.ok(doc.includes(`\`${code}\``), `${code} is not documented`);
+  for (const code of Object.keys(CORE_ERRORS))
+    assert.ok(doc.includes(`\`${code}\``), `${code} is not documented`);
 });
 
 test('every close reason and classification outcome is documented', () => {

@@ -10,7 +10,9 @@ import {
 import { datagram, faultyProtocol, pairProtocol, prefixProtocol } from './toy-protocols.js';
 
 test('a matched flow replays the pending datagrams into its tracker, then counts and tracks', () => {
-  const classifier = createClassifier(createRegistry({ protocols: [pairProtocol('pair', 0x50).create()] }));
+  const classifier = createClassifier(
+    createRegistry({ protocols: [pairProtocol('pair', 0x50).create()] }),
+  );
   const flow = createFlow(classifier);
   flow.observe(datagram([0x50, 1, 2]));
   assert.is(flow.stats(), null);
@@ -22,7 +24,9 @@ test('a matched flow replays the pending datagrams into its tracker, then counts
 });
 
 test('lifecycle: opened with key and detail, closed by the protocol', () => {
-  const classifier = createClassifier(createRegistry({ protocols: [prefixProtocol('alpha', 0x41).create()] }));
+  const classifier = createClassifier(
+    createRegistry({ protocols: [prefixProtocol('alpha', 0x41).create()] }),
+  );
   const flow = createFlow(classifier);
   const opened = flow.observe(datagram([0x41, 9]));
   assert.is(opened.length, 1);
@@ -46,7 +50,9 @@ test('config reaches the tracker: a different close byte', () => {
 
 test('a tracker that throws is detached: the flow closes with plugin_error and keeps counting', () => {
   const faults: PluginFault[] = [];
-  const classifier = createClassifier(createRegistry({ protocols: [faultyProtocol('bad', 'tracker').create()] }));
+  const classifier = createClassifier(
+    createRegistry({ protocols: [faultyProtocol('bad', 'tracker').create()] }),
+  );
   const flow = createFlow(classifier, { onFault: (fault) => faults.push(fault) });
   flow.observe(datagram([1]));
   flow.observe(datagram([2]));
@@ -58,7 +64,9 @@ test('a tracker that throws is detached: the flow closes with plugin_error and k
 });
 
 test('unknown flows still count packets and bytes', () => {
-  const flow = createFlow(createClassifier(createRegistry({ protocols: [prefixProtocol('a', 1).create()] })));
+  const flow = createFlow(
+    createClassifier(createRegistry({ protocols: [prefixProtocol('a', 1).create()] })),
+  );
   flow.observe(datagram([9, 9, 9]));
   flow.observe(datagram([9], 'reverse'));
   assert.is(flow.classification.state, 'unknown');

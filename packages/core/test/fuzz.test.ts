@@ -24,7 +24,11 @@ test('mutations change the input and stay bounded', () => {
     if (out.length !== seed.length || out.some((v, j) => v !== seed[j])) changed++;
   }
   assert.ok(changed > 900, `only ${changed} of 1000 mutations changed the input`);
-  assert.equal(seed, Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]), 'the seed itself is never modified');
+  assert.equal(
+    seed,
+    Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]),
+    'the seed itself is never modified',
+  );
 });
 
 test('a well-behaved protocol fuzzes clean', () => {
@@ -39,9 +43,15 @@ test('a well-behaved protocol fuzzes clean', () => {
 });
 
 test('the harness catches a throwing probe and tracker', () => {
-  const probeReport = fuzzProtocol(faultyProtocol('bad', 'probe').create(), { seeds: [], iterations: 100 });
+  const probeReport = fuzzProtocol(faultyProtocol('bad', 'probe').create(), {
+    seeds: [],
+    iterations: 100,
+  });
   assert.ok(probeReport.failures.some((f) => f.stage === 'probe'));
-  const trackerReport = fuzzProtocol(faultyProtocol('bad', 'tracker').create(), { seeds: [], iterations: 100 });
+  const trackerReport = fuzzProtocol(faultyProtocol('bad', 'tracker').create(), {
+    seeds: [],
+    iterations: 100,
+  });
   assert.ok(trackerReport.failures.some((f) => f.stage === 'tracker'));
 });
 

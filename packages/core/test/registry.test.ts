@@ -1,6 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRegistry, defineProtocol, GamemeshError, isProtocol, parseShallowConfig } from '../src/index.js';
+import {
+  createRegistry,
+  defineProtocol,
+  GamemeshError,
+  isProtocol,
+  parseShallowConfig,
+} from '../src/index.js';
 import { prefixProtocol } from './toy-protocols.js';
 
 test('duplicates are rejected with a stable code', () => {
@@ -16,7 +22,9 @@ test('duplicates are rejected with a stable code', () => {
 });
 
 test('a value that is not a protocol is rejected', () => {
-  const bogus = { name: 'x', version: '1' } as unknown as ReturnType<ReturnType<typeof prefixProtocol>['create']>;
+  const bogus = { name: 'x', version: '1' } as unknown as ReturnType<
+    ReturnType<typeof prefixProtocol>['create']
+  >;
   assert.throws(() => createRegistry({ protocols: [bogus] }), /GM_CORE_INVALID_PROTOCOL/);
   assert.not.ok(isProtocol(null));
 });
@@ -32,7 +40,14 @@ test('registries are independent: building one registers nothing globally', () =
 test('protocol names are validated at definition time', () => {
   for (const name of ['', 'Upper', '9lives', 'x'.repeat(40), 'sp ace']) {
     assert.throws(
-      () => defineProtocol({ name, version: '1', reasons: {}, defaults: {}, build: () => prefixProtocol('t', 1).create() }),
+      () =>
+        defineProtocol({
+          name,
+          version: '1',
+          reasons: {},
+          defaults: {},
+          build: () => prefixProtocol('t', 1).create(),
+        }),
       /GM_CORE_INVALID_PROTOCOL/,
     );
   }
@@ -49,7 +64,10 @@ test('a protocol carries its versioned name, family and frozen config', () => {
 
 test('typed config: create() throws GM_CORE_INVALID_CONFIG, parse() returns issues', () => {
   const factory = prefixProtocol('alpha', 0x41);
-  assert.throws(() => factory.create({ closeByte: 'x' as unknown as number }), /GM_CORE_INVALID_CONFIG/);
+  assert.throws(
+    () => factory.create({ closeByte: 'x' as unknown as number }),
+    /GM_CORE_INVALID_CONFIG/,
+  );
   const parsed = factory.parse({ closeByte: 1, extra: true });
   assert.equal(parsed, { ok: false, issues: [{ path: '/extra', message: 'unknown option' }] });
   const good = factory.parse(undefined);
@@ -57,7 +75,10 @@ test('typed config: create() throws GM_CORE_INVALID_CONFIG, parse() returns issu
 });
 
 test('parseShallowConfig rejects non-objects', () => {
-  assert.equal(parseShallowConfig(5, { a: 1 }), { ok: false, issues: [{ path: '', message: 'must be an object' }] });
+  assert.equal(parseShallowConfig(5, { a: 1 }), {
+    ok: false,
+    issues: [{ path: '', message: 'must be an object' }],
+  });
   assert.equal(parseShallowConfig([], { a: 1 }).ok, false);
 });
 

@@ -24,10 +24,15 @@ export function prefixProtocol(name: string, magic: number) {
   return defineProtocol({
     name,
     version: '1.0.0',
-    reasons: { magic: 'first byte is the magic', no_magic: 'first byte differs', too_short: 'empty' },
+    reasons: {
+      magic: 'first byte is the magic',
+      no_magic: 'first byte differs',
+      too_short: 'empty',
+    },
     defaults: { closeByte: 0xff },
     build: (config) => ({
-      probe: (d: Datagram) => (d.data.length === 0 ? EMPTY : d.data[0] === magic ? MATCHED : NO_MAGIC),
+      probe: (d: Datagram) =>
+        d.data.length === 0 ? EMPTY : d.data[0] === magic ? MATCHED : NO_MAGIC,
       routingKey: (d: Datagram) => (d.data.length >= 2 ? String(d.data[1]) : null),
       createTracker: () => {
         let seen = 0;
@@ -39,7 +44,8 @@ export function prefixProtocol(name: string, magic: number) {
               key = String(d.data[1]);
               return [{ type: 'opened', key, at: d.at, detail: { seen } }];
             }
-            if (d.data[0] === config.closeByte) return [{ type: 'closed', key, at: d.at, reason: 'protocol_disconnect' }];
+            if (d.data[0] === config.closeByte)
+              return [{ type: 'closed', key, at: d.at, reason: 'protocol_disconnect' }];
             return NO_EVENTS;
           },
           key: () => key,
@@ -54,7 +60,11 @@ export function pairProtocol(name: string, magic: number) {
   return defineProtocol({
     name,
     version: '1.0.0',
-    reasons: { magic: 'two datagrams with the magic', one_seen: 'one so far', no_magic: 'first byte differs' },
+    reasons: {
+      magic: 'two datagrams with the magic',
+      one_seen: 'one so far',
+      no_magic: 'first byte differs',
+    },
     defaults: {},
     build: () => ({
       probe: (d: Datagram, history: readonly Datagram[]) => {
@@ -64,7 +74,14 @@ export function pairProtocol(name: string, magic: number) {
       routingKey: () => null,
       createTracker: () => {
         let seen = 0;
-        return { observe: () => (seen++, NO_EVENTS), key: () => null, stats: () => ({ seen }) };
+        return {
+          observe: () => {
+            seen++;
+            return NO_EVENTS;
+          },
+          key: () => null,
+          stats: () => ({ seen }),
+        };
       },
     }),
   });

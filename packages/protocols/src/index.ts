@@ -1,11 +1,11 @@
 import type { Protocol } from '@gamemesh/core';
-import { kcp, type KcpConfig } from './kcp/index.js';
-import { netcode, type NetcodeConfig } from './netcode/index.js';
-import { raknet, type RakNetConfig } from './raknet/index.js';
-import { createRtpFamily, rtcp, rtp, type RtcpConfig, type RtpConfig } from './rtp/index.js';
+import { type KcpConfig, kcp } from './kcp/index.js';
+import { type NetcodeConfig, netcode } from './netcode/index.js';
+import { type RakNetConfig, raknet } from './raknet/index.js';
+import { createRtpFamily, type RtcpConfig, type RtpConfig, rtcp, rtp } from './rtp/index.js';
 
-export { createRtpFamily, kcp, netcode, raknet, rtcp, rtp };
 export type { KcpConfig, NetcodeConfig, RakNetConfig, RtcpConfig, RtpConfig };
+export { createRtpFamily, kcp, netcode, raknet, rtcp, rtp };
 
 export interface BuiltinConfig {
   readonly netcode?: Partial<NetcodeConfig>;

@@ -1,5 +1,5 @@
-import type { Datagram, Direction } from '../datagram.js';
 import { hex } from '../bytes.js';
+import type { Datagram, Direction } from '../datagram.js';
 import type { Protocol } from '../protocol.js';
 import { createRandom, mutate, type Random } from './random.js';
 
@@ -49,7 +49,8 @@ export function fuzzProtocol(protocol: Protocol, options: FuzzOptions): FuzzRepo
   const undocumented = new Set<string>();
   const failures: FuzzFailure[] = [];
   const history: Datagram[] = [];
-  const deadline = options.timeBudgetMs === undefined ? Infinity : Date.now() + options.timeBudgetMs;
+  const deadline =
+    options.timeBudgetMs === undefined ? Infinity : Date.now() + options.timeBudgetMs;
   const fail = (stage: FuzzFailure['stage'], data: Uint8Array, error: unknown): void => {
     if (failures.length >= MAX_FAILURES) return;
     const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -118,7 +119,22 @@ export function fuzzProtocol(protocol: Protocol, options: FuzzOptions): FuzzRepo
 // any variant name it knows is a fair start. Unknown ones must not throw either.
 function newTracker(protocol: Protocol, random: Random, onError: (error: unknown) => void) {
   try {
-    return protocol.createTracker({ variant: random.pick(['default', 'raw', 'offline', 'connected', 'fec', 'crypt-none', 'kcp2k', 'rtp', 'rtcp', 'request', 'encrypted', 'x']) });
+    return protocol.createTracker({
+      variant: random.pick([
+        'default',
+        'raw',
+        'offline',
+        'connected',
+        'fec',
+        'crypt-none',
+        'kcp2k',
+        'rtp',
+        'rtcp',
+        'request',
+        'encrypted',
+        'x',
+      ]),
+    });
   } catch (error) {
     onError(error);
     return null;

@@ -46,7 +46,11 @@ const INTERESTING_BYTES = [0x00, 0x01, 0x02, 0x7f, 0x80, 0x81, 0xfe, 0xff, 0x10,
  * One structure-unaware mutation of `input`, in the spirit of AFL's havoc
  * stage: flips, interesting values, truncation, extension, splices.
  */
-export function mutate(random: Random, input: Uint8Array, donors: readonly Uint8Array[] = []): Uint8Array {
+export function mutate(
+  random: Random,
+  input: Uint8Array,
+  donors: readonly Uint8Array[] = [],
+): Uint8Array {
   let out: Uint8Array = input.slice();
   const rounds = 1 + random.int(4);
   for (let round = 0; round < rounds; round++) {
@@ -70,7 +74,8 @@ export function mutate(random: Random, input: Uint8Array, donors: readonly Uint8
         // Overwrite a 16/32-bit field with an extreme value, either endianness.
         const width = random.pick([2, 4]);
         const value = random.pick([0, 1, 0xff, 0xffff, 0x7fff_ffff, 0xffff_ffff]);
-        for (let i = 0; i < width && at + i < out.length; i++) out[at + i] = (value >>> (8 * i)) & 0xff;
+        for (let i = 0; i < width && at + i < out.length; i++)
+          out[at + i] = (value >>> (8 * i)) & 0xff;
         break;
       }
       case 4:

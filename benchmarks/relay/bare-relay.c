@@ -1,0 +1,190 @@
+/*
+ * bare-relay: the physical-limit baseline of the data-plane benchmark. A UDP
+ * relay with nothing but what a relay needs: one thread, epoll, batched
+ * recvmmsg/sendmmsg, a flow table (client address -> connected upstream
+ * socket) and the return path (upstream -> client). No parsing, no tracking,
+ * no accounting: whatever gamemesh costs over this is the price of being
+ * protocol-aware.
+ *
+ *   bare-relay --listen IP:PORT --upstream IP:PORT [--flows N]
+ *
+ * Prints {"ready":true} once listening and {"forward":N,"reverse":N,"flows":N} on SIGTERM.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define BATCH 64
+#define MAX_DATAGRAM 2048
+
+typedef struct flow {
+  struct sockaddr_in client;
+  int upstream_fd; /* -1 = empty slot */
+} flow;
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static int parse_addr(const char *text, struct sockaddr_in *out) {
+  char host[64];
+  const char *colon = strrchr(text, ':');
+  if (colon == NULL || (size_t)(colon - text) >= sizeof host) return -1;
+  memcpy(host, text, (size_t)(colon - text));
+  host[colon - text] = '\0';
+  memset(out, 0, sizeof *out);
+  out->sin_family = AF_INET;
+  out->sin_port = htons((uint16_t)atoi(colon + 1));
+  return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
+}
+
+static uint32_t hash_addr(const struct sockaddr_in *a) {
+  uint64_t k = ((uint64_t)a->sin_addr.s_addr << 16) | a->sin_port;
+  k *= 0x9E3779B97F4A7C15ull;
+  return (uint32_t)(k >> 32);
+}
+
+static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b) {
+  return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
+}
+
+static int nonblocking_udp(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  int size = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  return fd;
+}
+
+int main(int argc, char **argv) {
+  struct sockaddr_in listen_addr, upstream_addr;
+  int have_listen = 0, have_upstream = 0;
+  uint32_t capacity = 1u << 16;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (strcmp(argv[i], "--listen") == 0) have_listen = parse_addr(argv[i + 1], &listen_addr) == 0;
+    else if (strcmp(argv[i], "--upstream") == 0) have_upstream = parse_addr(argv[i + 1], &upstream_addr) == 0;
+    else if (strcmp(argv[i], "--flows") == 0) {
+      uint32_t want = (uint32_t)strtoul(argv[i + 1], NULL, 10) * 2u;
+      capacity = 1024;
+      while (capacity < want) capacity <<= 1;
+    }
+  }
+  if (!have_listen || !have_upstream) {
+    fprintf(stderr, "usage: bare-relay --listen IP:PORT --upstream IP:PORT [--flows N]\n");
+    return 2;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+
+  flow *flows = calloc(capacity, sizeof *flows);
+  if (flows == NULL) return 2;
+  for (uint32_t i = 0; i < capacity; i++) flows[i].upstream_fd = -1;
+  uint32_t flow_count = 0;
+
+  int listener = nonblocking_udp();
+  if (listener < 0 || bind(listener, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0) {
+    perror("bare-relay: listen");
+    return 2;
+  }
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data = {.ptr = NULL}};
+  epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+
+  static uint8_t bufs[BATCH][MAX_DATAGRAM];
+  struct mmsghdr msgs[BATCH];
+  struct iovec iovs[BATCH];
+  struct sockaddr_in peers[BATCH];
+  flow *owners[BATCH];
+  uint64_t forward = 0, reverse = 0;
+  printf("{\"ready\":true}\n");
+
+  struct epoll_event events[64];
+  while (!stop_requested) {
+    int ready = epoll_wait(ep, events, 64, 200);
+    for (int e = 0; e < ready; e++) {
+      flow *source = events[e].data.ptr;
+      int fd = source == NULL ? listener : source->upstream_fd;
+      for (;;) {
+        memset(msgs, 0, sizeof msgs);
+        for (int i = 0; i < BATCH; i++) {
+          iovs[i].iov_base = bufs[i];
+          iovs[i].iov_len = MAX_DATAGRAM;
+          msgs[i].msg_hdr.msg_iov = &iovs[i];
+          msgs[i].msg_hdr.msg_iovlen = 1;
+          msgs[i].msg_hdr.msg_name = &peers[i];
+          msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
+        }
+        int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) break;
+        for (int i = 0; i < n; i++) iovs[i].iov_len = msgs[i].msg_len;
+        if (source != NULL) {
+          /* Return path: everything goes to this flow's client from the listener. */
+          for (int i = 0; i < n; i++) {
+            msgs[i].msg_hdr.msg_name = &source->client;
+            msgs[i].msg_hdr.msg_namelen = sizeof source->client;
+          }
+          int sent = sendmmsg(listener, msgs, (unsigned)n, 0);
+          if (sent > 0) reverse += (uint64_t)sent;
+          continue;
+        }
+        for (int i = 0; i < n; i++) {
+          uint32_t slot = hash_addr(&peers[i]) & (capacity - 1);
+          while (flows[slot].upstream_fd >= 0 && !same_addr(&flows[slot].client, &peers[i]))
+            slot = (slot + 1) & (capacity - 1);
+          flow *f = &flows[slot];
+          if (f->upstream_fd < 0 && flow_count + 1 < capacity / 2) {
+            int up = nonblocking_udp();
+            if (up >= 0 && connect(up, (struct sockaddr *)&upstream_addr, sizeof upstream_addr) == 0) {
+              f->client = peers[i];
+              f->upstream_fd = up;
+              flow_count++;
+              struct epoll_event uev = {.events = EPOLLIN, .data = {.ptr = f}};
+              epoll_ctl(ep, EPOLL_CTL_ADD, up, &uev);
+            } else if (up >= 0) {
+              close(up);
+            }
+          }
+          owners[i] = f->upstream_fd >= 0 ? f : NULL;
+          msgs[i].msg_hdr.msg_name = NULL;
+          msgs[i].msg_hdr.msg_namelen = 0;
+        }
+        /* Forward path: one sendmmsg per run of datagrams from the same flow. */
+        int start = 0;
+        while (start < n) {
+          int end = start + 1;
+          while (end < n && owners[end] == owners[start]) end++;
+          if (owners[start] != NULL) {
+            int sent = sendmmsg(owners[start]->upstream_fd, msgs + start, (unsigned)(end - start), 0);
+            if (sent > 0) forward += (uint64_t)sent;
+          }
+          start = end;
+        }
+        if (n < BATCH) break;
+      }
+    }
+  }
+  printf("{\"forward\":%llu,\"reverse\":%llu,\"flows\":%u}\n", (unsigned long long)forward,
+         (unsigned long long)reverse, flow_count);
+  for (uint32_t i = 0; i < capacity; i++)
+    if (flows[i].upstream_fd >= 0) close(flows[i].upstream_fd);
+  free(flows);
+  close(listener);
+  close(ep);
+  return 0;
+}
