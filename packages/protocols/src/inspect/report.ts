@@ -1,4 +1,4 @@
-import type { DetailValue, ProtocolStats } from '@gamemesh/core';
+import { type DetailValue, type ProtocolStats, WELL_KNOWN_STATS } from '@gamemesh/core';
 import type { InspectError } from './errors.js';
 import type { FlowRecord } from './flows.js';
 import type { InspectResult } from './inspect.js';
@@ -65,14 +65,34 @@ export function flowJson(record: FlowRecord): FlowJson {
   };
 }
 
-export function compactStats(stats: ProtocolStats | null): string {
+// The table is for reading at a glance: the well-known statistics first
+// (loss, jitter, RTT mean the same in every protocol), then the protocol's
+// own non-empty figures up to a budget. `--json` carries every statistic.
+const TABLE_STATS_BUDGET = 8;
+const WELL_KNOWN_FIRST = Object.keys(WELL_KNOWN_STATS);
+
+export function compactStats(stats: ProtocolStats | null, budget = TABLE_STATS_BUDGET): string {
   if (stats === null) return '';
-  return Object.entries(stats)
-    .map(
-      ([name, value]) =>
-        `${name}=${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(3) : String(value)}`,
-    )
-    .join(' ');
+  const names = [
+    ...WELL_KNOWN_FIRST.filter((name) => Object.hasOwn(stats, name)),
+    ...Object.keys(stats).filter((name) => !WELL_KNOWN_FIRST.includes(name)),
+  ];
+  const shown: string[] = [];
+  let hidden = 0;
+  for (const name of names) {
+    const value = stats[name];
+    if (value === null || value === undefined || value === false || value === 0 || value === '')
+      continue;
+    if (shown.length >= budget) {
+      hidden++;
+      continue;
+    }
+    shown.push(
+      `${name}=${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(3) : String(value)}`,
+    );
+  }
+  if (hidden > 0) shown.push(`(+${hidden} in --json)`);
+  return shown.join(' ');
 }
 
 const HEADERS = ['flow', 'protocol', 'key', 'packets f/r', 'bytes f/r', 'lifecycle', 'stats'];
