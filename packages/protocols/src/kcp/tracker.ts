@@ -39,11 +39,24 @@ export interface KcpStats extends ProtocolStats {
   readonly rttMs: number | null;
 }
 
-// Covers the in-flight sns of any sane window (ikcp defaults: 32 send, 128
-// receive) at ~10 KB per direction; older sns age out of retransmission
-// detection instead of growing memory.
-const RING_SIZE = 512;
-const RING_MASK = RING_SIZE - 1;
+/**
+ * Constant memory per direction, so the native twin fits its inline state
+ * (native/src/trackers/kcp.c implements the same algorithm):
+ *
+ * - Retransmissions: a 64-bit window of PUSH sns at or below the highest sn
+ *   seen (bit i = maxSn - i). A PUSH whose bit is already set is a resend. A
+ *   PUSH more than 63 behind the highest is counted as a resend without a
+ *   bit: the sender assigns sns in increasing order (ikcp_flush moves
+ *   snd_queue to snd_buf with snd_nxt++), so only a resend or reordering
+ *   deeper than the window produces one.
+ * - RTT: one timed PUSH per direction at a time, as classic BSD TCP times one
+ *   segment per round trip. A PUSH is timed when none is; a resend of the
+ *   timed sn re-times it (ikcp_flush gives resends a fresh ts, so the ACK's
+ *   echoed ts names one transmission and Karn's ambiguity does not arise).
+ *   The peer's ACK echoing (sn, ts) gives the sample; once the peer's una
+ *   passes the timed sn without that ACK, the timer is released.
+ */
+const SEEN_WINDOW = 64;
 
 class DirectionState {
   segments = 0;
@@ -54,12 +67,63 @@ class DirectionState {
   maxSn: number | null = null;
   una: number | null = null;
   wnd: number | null = null;
-  // PUSH sn -> (ts, arrival) of its latest transmission. Retransmissions
-  // carry a fresh ts (ikcp_flush sets segment->ts = current), so an ACK's
-  // echoed ts names exactly one transmission and RTT avoids Karn's ambiguity.
-  readonly sentSn = new Float64Array(RING_SIZE).fill(-1);
-  readonly sentTs = new Uint32Array(RING_SIZE);
-  readonly sentAt = new Float64Array(RING_SIZE).fill(-1);
+  // The 64-bit window as two u32 words: bit i of (seenHigh:seenLow) is sn maxSn - i.
+  seenLow = 0;
+  seenHigh = 0;
+  timing = false;
+  timedSn = 0;
+  timedTs = 0;
+  timedAt = 0;
+
+  /** Records a PUSH sn; returns true when it is a retransmission. */
+  recordPush(sn: number): boolean {
+    if (this.maxSn === null) {
+      this.maxSn = sn;
+      this.seenLow = 1;
+      this.seenHigh = 0;
+      return false;
+    }
+    const ahead = (sn - this.maxSn) | 0;
+    if (ahead > 0) {
+      this.shiftSeen(ahead);
+      this.seenLow = (this.seenLow | 1) >>> 0;
+      this.maxSn = sn;
+      return false;
+    }
+    const behind = -ahead;
+    if (behind >= SEEN_WINDOW) return true;
+    if (behind < 32) {
+      const bit = (1 << behind) >>> 0;
+      if ((this.seenLow & bit) !== 0) return true;
+      this.seenLow = (this.seenLow | bit) >>> 0;
+    } else {
+      const bit = (1 << (behind - 32)) >>> 0;
+      if ((this.seenHigh & bit) !== 0) return true;
+      this.seenHigh = (this.seenHigh | bit) >>> 0;
+    }
+    return false;
+  }
+
+  private shiftSeen(by: number): void {
+    if (by >= SEEN_WINDOW) {
+      this.seenLow = 0;
+      this.seenHigh = 0;
+    } else if (by >= 32) {
+      this.seenHigh = (this.seenLow << (by - 32)) >>> 0;
+      this.seenLow = 0;
+    } else {
+      this.seenHigh = ((this.seenHigh << by) | (this.seenLow >>> (32 - by))) >>> 0;
+      this.seenLow = (this.seenLow << by) >>> 0;
+    }
+  }
+
+  timePush(sn: number, ts: number, at: number): void {
+    if (this.timing && this.timedSn !== sn) return;
+    this.timing = true;
+    this.timedSn = sn;
+    this.timedTs = ts;
+    this.timedAt = at;
+  }
 }
 
 class KcpSessionTracker implements SessionTracker<KcpStats> {
@@ -207,19 +271,14 @@ class KcpSessionTracker implements SessionTracker<KcpStats> {
       own.una = newer(own.una, u32le(data, offset + 16));
       if (cmd === KCP_CMD_PUSH) {
         own.pushes++;
-        const slot = sn & RING_MASK;
-        if (own.sentSn[slot] === sn) own.retransmissions++;
-        own.sentSn[slot] = sn;
-        own.sentTs[slot] = ts;
-        own.sentAt[slot] = datagram.at;
-        own.maxSn = newer(own.maxSn, sn);
+        if (own.recordPush(sn)) own.retransmissions++;
+        own.timePush(sn, ts, datagram.at);
       } else if (cmd === KCP_CMD_ACK) {
         own.acks++;
-        const slot = sn & RING_MASK;
         // ikcp_ack_push(kcp, seg.sn, seg.ts): the ACK echoes the PUSH's sn and ts.
-        if (peer.sentSn[slot] === sn && peer.sentTs[slot] === ts && peer.sentAt[slot]! >= 0) {
-          const rtt = datagram.at - peer.sentAt[slot]!;
-          peer.sentAt[slot] = -1;
+        if (peer.timing && peer.timedSn === sn && peer.timedTs === ts) {
+          const rtt = datagram.at - peer.timedAt;
+          peer.timing = false;
           if (rtt >= 0) {
             this.rttSamples++;
             if (direction === 'reverse') this.rttUpstreamMs = rtt;
@@ -231,6 +290,8 @@ class KcpSessionTracker implements SessionTracker<KcpStats> {
       }
       offset += KCP_OVERHEAD + len;
     }
+    // The peer's timed PUSH was delivered (cumulative una passed it) but its ACK was not seen.
+    if (peer.timing && own.una !== null && ((own.una - peer.timedSn) | 0) > 0) peer.timing = false;
   }
 }
 

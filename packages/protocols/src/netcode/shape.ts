@@ -65,6 +65,15 @@ function sequenceHalf(b: Uint8Array, from: number): number {
   return value;
 }
 
+/** High and low 32 bits of the sequence (exact for all 64 bits, unlike `sequenceNumber`). */
+export function sequenceHigh(b: Uint8Array): number {
+  return sequenceHalf(b, 4);
+}
+
+export function sequenceLow(b: Uint8Array): number {
+  return sequenceHalf(b, 0);
+}
+
 /** seq(a) - seq(b); exact while the distance is below 2^53, which is all the callers need. */
 export function sequenceDelta(a: Uint8Array, b: Uint8Array): number {
   return (

@@ -17,7 +17,8 @@ import {
   encryptedShape,
   packetType,
   requestVersion,
-  sequenceNumber,
+  sequenceHigh,
+  sequenceLow,
   sequenceSpace,
 } from './shape.js';
 
@@ -36,9 +37,16 @@ const ALL_TYPES: ReadonlySet<EncryptedPacketType> = new Set([1, 2, 3, 4, 5, 6]);
 /** A jump larger than this is not counted as loss (corruption or a spoofed packet, not 5000 lost packets). */
 const MAX_COUNTED_GAP = 1024;
 
+/**
+ * Session-space sequences are u64 on the wire; the highest one is kept as two
+ * 32-bit halves so comparisons are exact over the whole range (the native
+ * tracker in native/src/trackers/netcode.c keeps a uint64_t and must agree).
+ */
 interface DirectionState {
   readonly byType: number[];
-  highest: number;
+  hasHighest: boolean;
+  highestHigh: number;
+  highestLow: number;
   received: number;
   gaps: number;
   malformed: number;
@@ -48,7 +56,9 @@ interface DirectionState {
 function directionState(): DirectionState {
   return {
     byType: [0, 0, 0, 0, 0, 0, 0],
-    highest: -1,
+    hasHighest: false,
+    highestHigh: 0,
+    highestLow: 0,
     received: 0,
     gaps: 0,
     malformed: 0,
@@ -89,7 +99,7 @@ export class NetcodeTracker implements SessionTracker {
       return NO_EVENTS;
     }
     side.byType[type]!++;
-    if (sequenceSpace(b) === 0) this.countSequence(side, sequenceNumber(b));
+    if (sequenceSpace(b) === 0) this.countSequence(side, sequenceHigh(b), sequenceLow(b));
     const events: LifecycleEvent[] = [];
     if (!this.opened) {
       // Picked up mid-session: the session exists, its key is not on the wire.
@@ -208,17 +218,22 @@ export class NetcodeTracker implements SessionTracker {
     return true;
   }
 
-  private countSequence(side: DirectionState, sequence: number): void {
+  private countSequence(side: DirectionState, high: number, low: number): void {
     side.received++;
-    if (
-      side.highest >= 0 &&
-      sequence > side.highest + 1 &&
-      sequence - side.highest - 1 <= MAX_COUNTED_GAP
-    ) {
-      side.gaps += sequence - side.highest - 1;
+    if (!side.hasHighest) {
+      side.hasHighest = true;
+      side.highestHigh = high;
+      side.highestLow = low;
+      return;
     }
+    // sequence - highest: exact below 2^53 and of the right sign beyond, which is all the tests below need.
+    const ahead = (high - side.highestHigh) * 4294967296 + (low - side.highestLow);
+    if (ahead > 1 && ahead - 1 <= MAX_COUNTED_GAP) side.gaps += ahead - 1;
     // A late arrival fills a hole counted earlier (UDP reordering, not loss).
-    if (sequence < side.highest && side.gaps > 0) side.gaps--;
-    if (sequence > side.highest) side.highest = sequence;
+    if (ahead < 0 && side.gaps > 0) side.gaps--;
+    if (ahead > 0) {
+      side.highestHigh = high;
+      side.highestLow = low;
+    }
   }
 }

@@ -78,8 +78,11 @@ interface PendingPing {
   readonly at: number;
 }
 
-// Pings are sent every few seconds; a handful outstanding covers lost pongs.
-const PENDING_PINGS = 4;
+// One outstanding ping per direction, the newest: pings are periodic and a
+// pong answers its ping within one round trip, so a lost pong costs one
+// sample, not the next ones. Constant memory keeps the native twin
+// (native/src/trackers/raknet.c) inside its inline state.
+const PENDING_PINGS = 1;
 // A sequence number this far behind the highest one is a late arrival, not a jump ahead.
 const HALF_SEQUENCE_SPACE = 0x80_0000;
 

@@ -6,10 +6,30 @@
 
 /** RFC 3551 §6 table 4/5 (G722's RTP clock is 8000 despite 16 kHz audio). */
 export const STATIC_CLOCK_RATES: Readonly<Record<number, number>> = Object.freeze({
-  0: 8000, 3: 8000, 4: 8000, 5: 8000, 6: 16000, 7: 8000, 8: 8000, 9: 8000,
-  10: 44100, 11: 44100, 12: 8000, 13: 8000, 14: 90000, 15: 8000, 16: 11025,
-  17: 22050, 18: 8000, 25: 90000, 26: 90000, 28: 90000, 31: 90000, 32: 90000,
-  33: 90000, 34: 90000,
+  0: 8000,
+  3: 8000,
+  4: 8000,
+  5: 8000,
+  6: 16000,
+  7: 8000,
+  8: 8000,
+  9: 8000,
+  10: 44100,
+  11: 44100,
+  12: 8000,
+  13: 8000,
+  14: 90000,
+  15: 8000,
+  16: 11025,
+  17: 22050,
+  18: 8000,
+  25: 90000,
+  26: 90000,
+  28: 90000,
+  31: 90000,
+  32: 90000,
+  33: 90000,
+  34: 90000,
 });
 
 export const COMMON_CLOCK_RATES = [8000, 16000, 32000, 44100, 48000, 90000] as const;
@@ -37,7 +57,10 @@ export interface SenderReportSample {
 }
 
 /** Clock rate from two SRs of one source, or null when they cannot tell. */
-export function estimateClockRate(first: SenderReportSample, last: SenderReportSample): number | null {
+export function estimateClockRate(
+  first: SenderReportSample,
+  last: SenderReportSample,
+): number | null {
   const seconds = last.ntp - first.ntp;
   if (!(seconds >= MIN_BASELINE_SECONDS && seconds <= MAX_BASELINE_SECONDS)) return null;
   const ticks = (last.rtpTimestamp - first.rtpTimestamp) >>> 0;

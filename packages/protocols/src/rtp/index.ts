@@ -33,13 +33,15 @@ export const RTP_VERSION = '1.0.0';
 /** Validates `{ clockRates: { [pt 0..127]: positive Hz } }`; unknown keys are issues. */
 export function parseRtpConfig(raw: unknown, defaults: RtpConfig): Parsed<RtpConfig> {
   if (raw === undefined || raw === null) return { ok: true, value: defaults };
-  if (typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, issues: [{ path: '', message: 'must be an object' }] };
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    return { ok: false, issues: [{ path: '', message: 'must be an object' }] };
   const issues: ConfigIssue[] = [];
   for (const key of Object.keys(raw)) {
     if (key !== 'clockRates') issues.push({ path: `/${key}`, message: 'unknown option' });
   }
   const rates = (raw as { clockRates?: unknown }).clockRates;
-  if (rates === undefined) return issues.length > 0 ? { ok: false, issues } : { ok: true, value: defaults };
+  if (rates === undefined)
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, value: defaults };
   if (typeof rates !== 'object' || rates === null || Array.isArray(rates)) {
     issues.push({ path: '/clockRates', message: 'must be an object mapping payload type to Hz' });
     return { ok: false, issues };
@@ -49,7 +51,10 @@ export function parseRtpConfig(raw: unknown, defaults: RtpConfig): Parsed<RtpCon
     if (!/^(?:0|[1-9][0-9]{0,2})$/.test(pt) || Number(pt) > 127) {
       issues.push({ path: `/clockRates/${pt}`, message: 'payload type must be an integer 0..127' });
     } else if (typeof hz !== 'number' || !Number.isFinite(hz) || hz <= 0) {
-      issues.push({ path: `/clockRates/${pt}`, message: 'clock rate must be a positive number of Hz' });
+      issues.push({
+        path: `/clockRates/${pt}`,
+        message: 'clock rate must be a positive number of Hz',
+      });
     } else {
       clockRates[pt] = hz;
     }
@@ -74,17 +79,22 @@ function definition(
       return {
         probe: name === 'rtp' ? probeRtp : probeRtcp,
         routingKey: rtpFamilyRoutingKey,
-        createTracker: () => new RtpFamilyTracker({ mode: name, clockRates: config.clockRates, book }),
+        createTracker: () =>
+          new RtpFamilyTracker({ mode: name, clockRates: config.clockRates, book }),
       };
     },
   };
 }
 
 /** Standalone RTP: each created instance keeps its own SR book. */
-export const rtp: ProtocolFactory<RtpConfig, RtpFamilyStats> = defineProtocol(definition('rtp', () => new SenderReportBook()));
+export const rtp: ProtocolFactory<RtpConfig, RtpFamilyStats> = defineProtocol(
+  definition('rtp', () => new SenderReportBook()),
+);
 
 /** Standalone RTCP: each created instance keeps its own SR book. */
-export const rtcp: ProtocolFactory<RtcpConfig, RtpFamilyStats> = defineProtocol(definition('rtcp', () => new SenderReportBook()));
+export const rtcp: ProtocolFactory<RtcpConfig, RtpFamilyStats> = defineProtocol(
+  definition('rtcp', () => new SenderReportBook()),
+);
 
 export interface RtpFamilyOptions {
   readonly rtp?: Partial<RtpConfig> | undefined;
@@ -113,15 +123,26 @@ export function createRtpFamily(options: RtpFamilyOptions = {}): RtpFamily {
   };
 }
 
-export { COMMON_CLOCK_RATES, estimateClockRate, SenderReportBook, STATIC_CLOCK_RATES } from './clock.js';
 export type { ClockRate, ClockRateSource, SenderReportSample } from './clock.js';
+export {
+  COMMON_CLOCK_RATES,
+  estimateClockRate,
+  SenderReportBook,
+  STATIC_CLOCK_RATES,
+} from './clock.js';
 export { JitterEstimator } from './jitter.js';
 export { probeRtcp, probeRtp, rtpFamilyRoutingKey } from './probe.js';
 export { RTCP_REASONS, RTP_REASONS } from './reasons.js';
-export { checkRtcpCompound, parseRtcpCompound, RTCP_PARSE_ERRORS, RTCP_PT } from './rtcp.js';
 export type { ParsedRtcp, ReportBlock, RtcpPacket, RtcpParseError, SdesItem } from './rtcp.js';
-export { checkRtpHeader, parseRtpHeader, RTP_HEADER_ERRORS } from './rtp-header.js';
+export { checkRtcpCompound, parseRtcpCompound, RTCP_PARSE_ERRORS, RTCP_PT } from './rtcp.js';
 export type { ParsedRtpHeader, RtpHeader, RtpHeaderError } from './rtp-header.js';
-export { MAX_DROPOUT, MAX_MISORDER, MIN_SEQUENTIAL, RTP_SEQ_MOD, SequenceState } from './sequence.js';
-export { RtpFamilyTracker } from './tracker.js';
+export { checkRtpHeader, parseRtpHeader, RTP_HEADER_ERRORS } from './rtp-header.js';
+export {
+  MAX_DROPOUT,
+  MAX_MISORDER,
+  MIN_SEQUENTIAL,
+  RTP_SEQ_MOD,
+  SequenceState,
+} from './sequence.js';
 export type { RtpFamilyStats, RtpFlowMode, RtpTrackerOptions } from './tracker.js';
+export { RtpFamilyTracker } from './tracker.js';

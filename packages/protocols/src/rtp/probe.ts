@@ -1,6 +1,6 @@
 import { type Datagram, match, needMore, no, type ProbeResult, u16be, u32be } from '@gamemesh/core';
-import { checkRtcpCompound } from './rtcp.js';
 import type { RtcpReason, RtpReason } from './reasons.js';
+import { checkRtcpCompound } from './rtcp.js';
 import { checkRtpHeader, isRtcpConflictingPayloadType } from './rtp-header.js';
 import { MIN_SEQUENTIAL } from './sequence.js';
 

@@ -11,8 +11,10 @@ export const RTP_REASONS = {
   bad_extension_length: 'the header extension runs past the end of the datagram',
   bad_padding: 'padding count is zero or longer than the payload',
   rtcp_payload_type: 'payload type 72..76 collides with RTCP SR/RR (RFC 3550 §5.1)',
-  candidate: 'valid RTP header; waiting for sequence continuity of one SSRC (RFC 3550 A.1 probation)',
-  probation_passed: 'one SSRC passed A.1 probation with constant payload type and non-decreasing timestamps',
+  candidate:
+    'valid RTP header; waiting for sequence continuity of one SSRC (RFC 3550 A.1 probation)',
+  probation_passed:
+    'one SSRC passed A.1 probation with constant payload type and non-decreasing timestamps',
 } as const;
 
 export const RTCP_REASONS = {

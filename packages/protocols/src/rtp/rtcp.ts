@@ -7,7 +7,16 @@ import { u16be, u32be } from '@gamemesh/core';
  * never throws: failures are values with a code from RTCP_PARSE_ERRORS.
  */
 
-export const RTCP_PT = { SR: 200, RR: 201, SDES: 202, BYE: 203, APP: 204, RTPFB: 205, PSFB: 206, XR: 207 } as const;
+export const RTCP_PT = {
+  SR: 200,
+  RR: 201,
+  SDES: 202,
+  BYE: 203,
+  APP: 204,
+  RTPFB: 205,
+  PSFB: 206,
+  XR: 207,
+} as const;
 
 export const RTCP_PARSE_ERRORS = {
   too_short: 'shorter than a common header plus sender SSRC',
@@ -61,9 +70,18 @@ export type RtcpPacket =
       readonly reports: readonly ReportBlock[];
     }
   | { readonly type: 'rr'; readonly ssrc: number; readonly reports: readonly ReportBlock[] }
-  | { readonly type: 'sdes'; readonly chunks: readonly { readonly ssrc: number; readonly items: readonly SdesItem[] }[] }
+  | {
+      readonly type: 'sdes';
+      readonly chunks: readonly { readonly ssrc: number; readonly items: readonly SdesItem[] }[];
+    }
   | { readonly type: 'bye'; readonly ssrcs: readonly number[]; readonly reason: string | null }
-  | { readonly type: 'app'; readonly subtype: number; readonly ssrc: number; readonly name: string; readonly dataLength: number }
+  | {
+      readonly type: 'app';
+      readonly subtype: number;
+      readonly ssrc: number;
+      readonly name: string;
+      readonly dataLength: number;
+    }
   | {
       readonly type: 'rtpfb' | 'psfb';
       readonly fmt: number;
@@ -134,7 +152,13 @@ export function parseRtcpCompound(b: Uint8Array): ParsedRtcp {
   return { ok: true, packets };
 }
 
-function parseOne(b: Uint8Array, start: number, end: number, count: number, pt: number): RtcpPacket | RtcpParseError {
+function parseOne(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  count: number,
+  pt: number,
+): RtcpPacket | RtcpParseError {
   const body = start + HEADER;
   switch (pt) {
     case RTCP_PT.SR: {
@@ -171,7 +195,13 @@ function parseOne(b: Uint8Array, start: number, end: number, count: number, pt: 
     }
     case RTCP_PT.APP: {
       if (body + 8 > end) return 'bad_app';
-      return { type: 'app', subtype: count, ssrc: u32be(b, body), name: latin1(b, body + 4, 4), dataLength: end - body - 8 };
+      return {
+        type: 'app',
+        subtype: count,
+        ssrc: u32be(b, body),
+        name: latin1(b, body + 4, 4),
+        dataLength: end - body - 8,
+      };
     }
     case RTCP_PT.RTPFB:
     case RTCP_PT.PSFB: {
@@ -179,7 +209,8 @@ function parseOne(b: Uint8Array, start: number, end: number, count: number, pt: 
       let nackedPackets = 0;
       if (pt === RTCP_PT.RTPFB && count === 1) {
         // Each FCI is PID + bitmask of the 16 following lost packets (RFC 4585 §6.2.1).
-        for (let at = body + 8; at + 4 <= end; at += 4) nackedPackets += 1 + popcount16(u16be(b, at + 2));
+        for (let at = body + 8; at + 4 <= end; at += 4)
+          nackedPackets += 1 + popcount16(u16be(b, at + 2));
       }
       return {
         type: pt === RTCP_PT.RTPFB ? 'rtpfb' : 'psfb',
@@ -224,7 +255,12 @@ function readReports(b: Uint8Array, at: number, count: number): ReportBlock[] {
   return reports;
 }
 
-function parseSdes(b: Uint8Array, body: number, end: number, count: number): RtcpPacket | RtcpParseError {
+function parseSdes(
+  b: Uint8Array,
+  body: number,
+  end: number,
+  count: number,
+): RtcpPacket | RtcpParseError {
   const chunks: { ssrc: number; items: SdesItem[] }[] = [];
   let at = body;
   for (let c = 0; c < count; c++) {

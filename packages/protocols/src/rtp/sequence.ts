@@ -95,7 +95,7 @@ export class SequenceState {
   /** A.3 cumulative lost, clamped to the signed 24-bit report field. */
   get lost(): number {
     const lost = this.expected - this.received;
-    return lost > LOST_MAX ? LOST_MAX : lost < LOST_MIN ? LOST_MIN : lost;
+    return lost > LOST_MAX ? LOST_MAX : Math.max(lost, LOST_MIN);
   }
 
   /**

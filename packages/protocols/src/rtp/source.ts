@@ -40,7 +40,12 @@ export class RtpSource {
    * too, so MIN_SEQUENTIAL = 2 means two packets). Returns true when this packet ended
    * probation, i.e. the source just became valid.
    */
-  observe(header: RtpHeader, atMs: number, clockRates: Readonly<Record<string, number>>, book: SenderReportBook): boolean {
+  observe(
+    header: RtpHeader,
+    atMs: number,
+    clockRates: Readonly<Record<string, number>>,
+    book: SenderReportBook,
+  ): boolean {
     this.packets++;
     const wasValid = this.sequence.valid;
     const counted = this.sequence.update(header.sequence);

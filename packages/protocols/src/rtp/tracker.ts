@@ -61,16 +61,23 @@ export interface RtpFamilyStats extends ProtocolStats {
   byeReason: string | null;
 }
 
-// Bounds keep a flow's memory constant whatever a peer (or a fuzzer) sends.
-const MAX_SOURCES = 32;
-const MAX_RECENT_SRS = 16;
-const MAX_BYE_SSRCS = 64;
+/*
+ * Bounds keep a flow's memory constant whatever a peer (or a fuzzer) sends,
+ * and small enough for the native tracker (native/src/trackers/rtp_family.c)
+ * to hold the same state in its fixed 160 bytes: one media source per flow
+ * (an unvalidated one gives way to a newcomer; once one is valid, other
+ * SSRCs are counted in sourcesDropped), the latest SR per direction (an RR
+ * answers the newest SR it received), and the first two SSRCs a BYE names.
+ */
+const MAX_SOURCES = 1;
+const MAX_BYE_SSRCS = 2;
 const SDES_CNAME = 1;
 const TWO_POW_32 = 0x1_0000_0000;
 
 interface SeenSr {
+  /** Middle 32 bits of the SR's NTP time: what an RR's LSR echoes. */
+  readonly middle: number;
   readonly at: number;
-  readonly direction: Direction;
 }
 
 interface LastSr {
@@ -91,13 +98,25 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
   private firstValidSsrc: number | null = null;
   private rtcpSender: number | null = null;
   private readonly byeSsrcs = new Set<number>();
-  /** SRs by the middle 32 bits of their NTP time: what an RR's LSR echoes. */
-  private readonly recentSrs = new Map<number, SeenSr>();
+  /** The latest SR seen in each direction. */
+  private readonly latestSr: Record<Direction, SeenSr | null> = { forward: null, reverse: null };
   private lastSr: LastSr | null = null;
   private lastReport: ReportBlock | null = null;
   private readonly counts = {
-    sourcesDropped: 0, rtpPackets: 0, rtpInvalid: 0, rtcpPackets: 0, rtcpInvalid: 0,
-    sr: 0, rr: 0, sdes: 0, bye: 0, app: 0, rtpfb: 0, psfb: 0, xr: 0, nacked: 0,
+    sourcesDropped: 0,
+    rtpPackets: 0,
+    rtpInvalid: 0,
+    rtcpPackets: 0,
+    rtcpInvalid: 0,
+    sr: 0,
+    rr: 0,
+    sdes: 0,
+    bye: 0,
+    app: 0,
+    rtpfb: 0,
+    psfb: 0,
+    xr: 0,
+    nacked: 0,
   };
   private rttMs: number | null = null;
   private cname: string | null = null;
@@ -106,11 +125,16 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
   constructor(private readonly options: RtpTrackerOptions) {}
 
   observe(datagram: Datagram): readonly LifecycleEvent[] {
-    return looksLikeMuxedRtcp(datagram.data) ? this.observeRtcp(datagram) : this.observeRtp(datagram);
+    return looksLikeMuxedRtcp(datagram.data)
+      ? this.observeRtcp(datagram)
+      : this.observeRtp(datagram);
   }
 
   key(): string | null {
-    const first = this.options.mode === 'rtp' ? this.firstValidSsrc ?? this.rtcpSender : this.rtcpSender ?? this.firstValidSsrc;
+    const first =
+      this.options.mode === 'rtp'
+        ? (this.firstValidSsrc ?? this.rtcpSender)
+        : (this.rtcpSender ?? this.firstValidSsrc);
     return first === null ? null : String(first);
   }
 
@@ -131,7 +155,8 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
       source = new RtpSource(header.ssrc, header, datagram.at);
       this.sources.set(header.ssrc, source);
     }
-    if (!source.observe(header, datagram.at, this.options.clockRates, this.options.book)) return NO_EVENTS;
+    if (!source.observe(header, datagram.at, this.options.clockRates, this.options.book))
+      return NO_EVENTS;
     if (this.firstValidSsrc === null) this.firstValidSsrc = header.ssrc;
     return [
       {
@@ -169,12 +194,21 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
     if (this.rtcpSender === null) {
       this.rtcpSender = rtcpSenderSsrc(datagram.data);
       if (this.options.mode === 'rtcp' && this.rtcpSender !== null) {
-        events = [{ type: 'opened', key: String(this.rtcpSender), at: datagram.at, detail: { ssrc: this.rtcpSender } }];
+        events = [
+          {
+            type: 'opened',
+            key: String(this.rtcpSender),
+            at: datagram.at,
+            detail: { ssrc: this.rtcpSender },
+          },
+        ];
       }
     }
     for (const packet of parsed.packets) {
       const closed = this.observeRtcpPacket(packet, datagram);
-      if (closed !== null) (events ??= []).push(...closed);
+      if (closed === null) continue;
+      events = events ?? [];
+      events.push(...closed);
     }
     return events ?? NO_EVENTS;
   }
@@ -194,9 +228,7 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
         this.options.book.record(packet.ssrc, { ntp, rtpTimestamp: packet.rtpTimestamp });
         // LSR in a later RR is the middle 32 bits of this NTP timestamp (RFC 3550 §6.4.1).
         const middle = (((packet.ntpSeconds & 0xffff) << 16) | (packet.ntpFraction >>> 16)) >>> 0;
-        this.recentSrs.delete(middle);
-        this.recentSrs.set(middle, { at: datagram.at, direction: datagram.direction });
-        if (this.recentSrs.size > MAX_RECENT_SRS) this.recentSrs.delete(this.recentSrs.keys().next().value!);
+        this.latestSr[datagram.direction] = { middle, at: datagram.at };
         this.observeReports(packet.reports, datagram);
         return null;
       }
@@ -207,7 +239,8 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
       case 'sdes':
         this.counts.sdes++;
         for (const chunk of packet.chunks) {
-          for (const item of chunk.items) if (item.type === SDES_CNAME && this.cname === null) this.cname = item.text;
+          for (const item of chunk.items)
+            if (item.type === SDES_CNAME && this.cname === null) this.cname = item.text;
         }
         return null;
       case 'bye': {
@@ -218,7 +251,13 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
           // A BYE is often repeated; one close per SSRC is enough.
           if (this.byeSsrcs.has(ssrc) || this.byeSsrcs.size >= MAX_BYE_SSRCS) continue;
           this.byeSsrcs.add(ssrc);
-          (closed ??= []).push({ type: 'closed', key: String(ssrc), at: datagram.at, reason: 'bye' });
+          closed = closed ?? [];
+          closed.push({
+            type: 'closed',
+            key: String(ssrc),
+            at: datagram.at,
+            reason: 'bye',
+          });
         }
         return closed;
       }
@@ -249,8 +288,9 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
     for (const report of reports) {
       this.lastReport = report;
       if (report.lastSr === 0) continue;
-      const sr = this.recentSrs.get(report.lastSr);
-      if (sr === undefined || sr.direction === datagram.direction) continue;
+      // Only an SR that passed the other way measures a round trip.
+      const sr = this.latestSr[datagram.direction === 'forward' ? 'reverse' : 'forward'];
+      if (sr === null || sr.middle !== report.lastSr) continue;
       const rtt = datagram.at - sr.at - (report.delaySinceLastSr * 1000) / 65536;
       // DLSR is rounded to 1/65536 s, so a tiny negative value means ~0.
       if (rtt > -1) this.rttMs = Math.max(0, rtt);
@@ -261,7 +301,7 @@ export class RtpFamilyTracker implements SessionTracker<RtpFamilyStats> {
     const key = this.key();
     const keyed = key === null ? undefined : this.sources.get(Number(key));
     if (keyed !== undefined) return keyed;
-    return this.firstValidSsrc === null ? null : this.sources.get(this.firstValidSsrc) ?? null;
+    return this.firstValidSsrc === null ? null : (this.sources.get(this.firstValidSsrc) ?? null);
   }
 
   stats(): RtpFamilyStats {

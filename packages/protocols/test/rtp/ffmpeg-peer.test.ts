@@ -10,7 +10,13 @@ import {
 } from '@gamemesh/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createRtpFamily, estimateClockRate, parseRtcpCompound, type RtcpPacket, rtp } from '../../src/rtp/index.js';
+import {
+  createRtpFamily,
+  estimateClockRate,
+  parseRtcpCompound,
+  type RtcpPacket,
+  rtp,
+} from '../../src/rtp/index.js';
 import { type FfmpegRtpRecording, recordFfmpegRtp } from './ffmpeg-rtp.js';
 
 /**
@@ -45,7 +51,11 @@ test.before(async () => {
         return false;
       },
     }),
-    recordFfmpegRtp({ media: 'opus', seconds: 6.5, delayRtpMs: (_data, index) => phaseDelayMs(index) }),
+    recordFfmpegRtp({
+      media: 'opus',
+      seconds: 6.5,
+      delayRtpMs: (_data, index) => phaseDelayMs(index),
+    }),
   ]);
 });
 
@@ -81,11 +91,23 @@ test('real H.264 stream: RTP matches on the 2nd datagram, RTCP on the 1st, BYE c
   const ssrc = ssrcOf(h264.rtp[0]!);
   const { rtpFlow, rtcpFlow, rtcpEvents, closedElsewhere, family } = runFlows(h264);
   const rtpClass = rtpFlow.classification;
-  assert.is(rtpClass.state === 'matched' ? `${rtpClass.protocol.name}/${rtpClass.reason}` : rtpClass.state, 'rtp/probation_passed');
-  assert.is(rtpFlow.opened?.at, h264.rtp[1]!.at, 'A.1 probation with MIN_SEQUENTIAL=2 passes on the second packet');
+  assert.is(
+    rtpClass.state === 'matched' ? `${rtpClass.protocol.name}/${rtpClass.reason}` : rtpClass.state,
+    'rtp/probation_passed',
+  );
+  assert.is(
+    rtpFlow.opened?.at,
+    h264.rtp[1]!.at,
+    'A.1 probation with MIN_SEQUENTIAL=2 passes on the second packet',
+  );
   assert.is(rtpFlow.key(), String(ssrc));
   const rtcpClass = rtcpFlow.classification;
-  assert.is(rtcpClass.state === 'matched' ? `${rtcpClass.protocol.name}/${rtcpClass.reason}` : rtcpClass.state, 'rtcp/compound_valid');
+  assert.is(
+    rtcpClass.state === 'matched'
+      ? `${rtcpClass.protocol.name}/${rtcpClass.reason}`
+      : rtcpClass.state,
+    'rtcp/compound_valid',
+  );
   assert.is(rtcpFlow.key(), String(ssrc));
   assert.ok(
     rtcpEvents.some((e) => e.type === 'closed' && e.reason === 'bye' && e.key === String(ssrc)),
@@ -113,19 +135,29 @@ test('real H.264 stream through a lossy relay: A.3 lost/expected/lossRatio equal
   assert.is(stats.lost, truth);
   assert.is(stats.received, lastKept - truth);
   assert.is(stats.lossRatio, truth / lastKept);
-  assert.ok(Math.abs((stats.fractionLost as number) - 1 / DROP_PERIOD) < 0.04, `fraction lost ${stats.fractionLost}`);
+  assert.ok(
+    Math.abs((stats.fractionLost as number) - 1 / DROP_PERIOD) < 0.04,
+    `fraction lost ${stats.fractionLost}`,
+  );
   assert.is(stats.payloadType, h264.rtp[0]!.data[1]! & 0x7f);
-  assert.is(stats.clockRate, null, 'dynamic PT, no config, no SR in a standalone rtp flow: no clock, no jitter');
+  assert.is(
+    stats.clockRate,
+    null,
+    'dynamic PT, no config, no SR in a standalone rtp flow: no clock, no jitter',
+  );
   assert.is(stats.jitterMs, null);
 });
 
 test('real Opus stream: jitter is small without added delay and tracks a 15 ms then 5 ms delay pattern', () => {
   const pt = opus.rtp[0]!.data[1]! & 0x7f;
-  const tracker = rtp.create({ clockRates: { [String(pt)]: 48000 } }).createTracker({ variant: 'default' });
+  const tracker = rtp
+    .create({ clockRates: { [String(pt)]: 48000 } })
+    .createTracker({ variant: 'default' });
   const samples: number[] = [];
   opus.rtp.forEach((d, i) => {
     tracker.observe(d);
-    if (i === PHASE_LENGTH - 1 || i === 2 * PHASE_LENGTH - 1 || i === opus.rtp.length - 1) samples.push(tracker.stats().jitterMs as number);
+    if (i === PHASE_LENGTH - 1 || i === 2 * PHASE_LENGTH - 1 || i === opus.rtp.length - 1)
+      samples.push(tracker.stats().jitterMs as number);
   });
   assert.ok(opus.rtp.length >= 3 * PHASE_LENGTH - 10, `opus datagrams: ${opus.rtp.length}`);
   const [none, fifteen, five] = samples as [number, number, number];
@@ -134,15 +166,23 @@ test('real Opus stream: jitter is small without added delay and tracks a 15 ms t
   // Loopback with -re pacing is ~1 ms; the bound leaves room for a loaded CI machine.
   assert.ok(none < 5, `no added delay: ${none} ms`);
   assert.ok(fifteen > 11 && fifteen < 19, `+15 ms on every other packet: ${fifteen} ms`);
-  assert.ok(five > 3.5 && five < 8 && five < fifteen - 6, `+5 ms on every other packet: ${five} ms`);
+  assert.ok(
+    five > 3.5 && five < 8 && five < fifteen - 6,
+    `+5 ms on every other packet: ${five} ms`,
+  );
   assert.is(stats.jitter, Math.floor(((stats.jitterMs as number) * 48000) / 1000));
   assert.is(stats.lost, 0);
 });
 
 test('real Opus stream: the family SR book gives the RTP flow a 48 kHz clock estimated from RTCP SRs', () => {
-  const srs = rtcpPackets(opus).filter((p): p is Extract<RtcpPacket, { type: 'sr' }> => p.type === 'sr');
+  const srs = rtcpPackets(opus).filter(
+    (p): p is Extract<RtcpPacket, { type: 'sr' }> => p.type === 'sr',
+  );
   assert.ok(srs.length >= 3, `SRs: ${srs.length}`);
-  const sample = (p: (typeof srs)[number]) => ({ ntp: p.ntpSeconds + p.ntpFraction / 2 ** 32, rtpTimestamp: p.rtpTimestamp });
+  const sample = (p: (typeof srs)[number]) => ({
+    ntp: p.ntpSeconds + p.ntpFraction / 2 ** 32,
+    rtpTimestamp: p.rtpTimestamp,
+  });
   assert.is(estimateClockRate(sample(srs[0]!), sample(srs[srs.length - 1]!)), 48000);
   const { rtpFlow, family } = runFlows(opus);
   const stats = rtpFlow.stats()!;

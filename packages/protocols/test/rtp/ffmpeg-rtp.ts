@@ -31,11 +31,32 @@ export interface FfmpegRtpRecording {
 
 const MEDIA_ARGS: Record<MediaKind, readonly string[]> = {
   h264: [
-    '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30',
-    '-c:v', 'libx264', '-tune', 'zerolatency', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '30',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=320x240:rate=30',
+    '-c:v',
+    'libx264',
+    '-tune',
+    'zerolatency',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    '30',
   ],
   // 960 samples per input frame = one 20 ms Opus packet each, so -re paces packets evenly.
-  opus: ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:samples_per_frame=960', '-c:a', 'libopus', '-b:a', '64k'],
+  opus: [
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:sample_rate=48000:samples_per_frame=960',
+    '-c:a',
+    'libopus',
+    '-b:a',
+    '64k',
+  ],
 };
 
 export async function recordFfmpegRtp(options: FfmpegRtpOptions): Promise<FfmpegRtpRecording> {
@@ -48,23 +69,38 @@ export async function recordFfmpegRtp(options: FfmpegRtpOptions): Promise<Ffmpeg
     const dropRtp = options.dropRtp;
     const rtpRelay: RecordingRelay = await startRecordingRelay({
       upstreamPort: sink.port,
-      ...(dropRtp === undefined ? {} : { filter: (d: Datagram) => d.direction !== 'forward' || dropRtp(d.data, rtpIndex++) }),
+      ...(dropRtp === undefined
+        ? {}
+        : { filter: (d: Datagram) => d.direction !== 'forward' || dropRtp(d.data, rtpIndex++) }),
     });
     closers.push(() => rtpRelay.close());
     const rtcpRelay = await startRecordingRelay({ upstreamPort: sink.port });
     closers.push(() => rtcpRelay.close());
     let delayLine: UdpDelayLine | null = null;
     if (options.delayRtpMs !== undefined) {
-      const line = await startUdpDelayLine({ upstreamPort: rtpRelay.port, delayMs: options.delayRtpMs });
+      const line = await startUdpDelayLine({
+        upstreamPort: rtpRelay.port,
+        delayMs: options.delayRtpMs,
+      });
       delayLine = line;
       closers.push(() => line.close());
     }
     const rtpPort = delayLine?.port ?? rtpRelay.port;
     const url = `rtp://127.0.0.1:${rtpPort}?rtcpport=${rtcpRelay.port}&pkt_size=1200`;
     const args = [
-      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
       ...MEDIA_ARGS[options.media],
-      '-t', String(options.seconds), '-rtpflags', 'send_bye', '-f', 'rtp', url,
+      '-t',
+      String(options.seconds),
+      '-rtpflags',
+      'send_bye',
+      '-f',
+      'rtp',
+      url,
     ];
     const started = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = started;

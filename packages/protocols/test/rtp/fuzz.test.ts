@@ -26,7 +26,13 @@ for (const name of ['rtp', 'rtcp'] as const) {
   test(`fuzz ${name}: ${ITERATIONS} datagrams, no throw, every reason documented`, () => {
     assert.ok(seeds.length > 40, `seeds: ${seeds.length}`);
     const protocol = createRtpFamily()[name];
-    const report = fuzzProtocol(protocol, { seeds, iterations: ITERATIONS, seed: name === 'rtp' ? 3550 : 5506, timeBudgetMs: 20_000, extra });
+    const report = fuzzProtocol(protocol, {
+      seeds,
+      iterations: ITERATIONS,
+      seed: name === 'rtp' ? 3550 : 5506,
+      timeBudgetMs: 20_000,
+      extra,
+    });
     assert.equal(report.failures, []);
     assert.equal(report.undocumentedReasons, []);
     assert.ok(report.iterations >= ITERATIONS, `reached ${report.iterations}`);

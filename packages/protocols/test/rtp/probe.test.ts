@@ -13,9 +13,15 @@ interface KcpObject {
   nodelay(nodelay: number, interval: number, resend: number, nc: number): void;
 }
 const require = createRequire(import.meta.url);
-const { KCP } = require('node-kcp/build/Release/kcp') as { KCP: new (conv: number, context: object) => KcpObject };
+const { KCP } = require('node-kcp/build/Release/kcp') as {
+  KCP: new (conv: number, context: object) => KcpObject;
+};
 
-const dg = (data: Uint8Array, at: number, direction: Direction = 'forward'): Datagram => ({ data, at, direction });
+const dg = (data: Uint8Array, at: number, direction: Direction = 'forward'): Datagram => ({
+  data,
+  at,
+  direction,
+});
 
 function rtpPacket(seq: number, ts: number, ssrc: number, byte1 = 96, size = 40): Uint8Array {
   const b = new Uint8Array(size);
@@ -45,31 +51,77 @@ test('RTP: header-valid datagrams wait; two sequential packets of one SSRC match
   ]);
   assert.is(rtpFamilyRoutingKey(dg(rtpPacket(1, 0, 0xfffffffe), 0)), '4294967294');
   // Sequence wrap and an interleaved packet from the other direction.
-  assert.equal(classify([dg(rtpPacket(65535, 10, 7), 0), dg(rtpPacket(9, 10, 8), 1, 'reverse'), dg(rtpPacket(0, 10, 7), 2)]), [
-    'need-more:candidate',
-    'need-more:candidate',
-    'match:probation_passed',
-  ]);
+  assert.equal(
+    classify([
+      dg(rtpPacket(65535, 10, 7), 0),
+      dg(rtpPacket(9, 10, 8), 1, 'reverse'),
+      dg(rtpPacket(0, 10, 7), 2),
+    ]),
+    ['need-more:candidate', 'need-more:candidate', 'match:probation_passed'],
+  );
 });
 
 test('RTP: a gap, a PT change or a timestamp going back restarts probation', () => {
-  assert.equal(classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(3, 0, 7), 1), dg(rtpPacket(4, 0, 7), 2)]), [
+  assert.equal(
+    classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(3, 0, 7), 1), dg(rtpPacket(4, 0, 7), 2)]),
+    ['need-more:candidate', 'need-more:candidate', 'match:probation_passed'],
+  );
+  assert.equal(
+    classify([dg(rtpPacket(1, 0, 7, 96), 0), dg(rtpPacket(2, 0, 7, 97), 1)]).at(-1),
     'need-more:candidate',
+  );
+  assert.equal(
+    classify([dg(rtpPacket(1, 5000, 7), 0), dg(rtpPacket(2, 1000, 7), 1)]).at(-1),
     'need-more:candidate',
-    'match:probation_passed',
-  ]);
-  assert.equal(classify([dg(rtpPacket(1, 0, 7, 96), 0), dg(rtpPacket(2, 0, 7, 97), 1)]).at(-1), 'need-more:candidate');
-  assert.equal(classify([dg(rtpPacket(1, 5000, 7), 0), dg(rtpPacket(2, 1000, 7), 1)]).at(-1), 'need-more:candidate');
+  );
 });
 
 test('RTP header negatives map to documented reasons', () => {
   const cases: [Uint8Array, string][] = [
     [new Uint8Array(11).fill(0x80), 'too_short'],
-    [(() => { const b = rtpPacket(1, 0, 7); b[0] = 0xc0; return b; })(), 'bad_version'],
-    [(() => { const b = rtpPacket(1, 0, 7, 96, 20); b[0] = 0x83; return b; })(), 'bad_csrc_length'],
-    [(() => { const b = rtpPacket(1, 0, 7, 96, 20); b[0] = 0x90; b[15] = 9; return b; })(), 'bad_extension_length'],
-    [(() => { const b = rtpPacket(1, 0, 7, 96, 20); b[0] = 0xa0; b[19] = 0; return b; })(), 'bad_padding'],
-    [(() => { const b = rtpPacket(1, 0, 7, 96, 20); b[0] = 0xa0; b[19] = 9; return b; })(), 'bad_padding'],
+    [
+      (() => {
+        const b = rtpPacket(1, 0, 7);
+        b[0] = 0xc0;
+        return b;
+      })(),
+      'bad_version',
+    ],
+    [
+      (() => {
+        const b = rtpPacket(1, 0, 7, 96, 20);
+        b[0] = 0x83;
+        return b;
+      })(),
+      'bad_csrc_length',
+    ],
+    [
+      (() => {
+        const b = rtpPacket(1, 0, 7, 96, 20);
+        b[0] = 0x90;
+        b[15] = 9;
+        return b;
+      })(),
+      'bad_extension_length',
+    ],
+    [
+      (() => {
+        const b = rtpPacket(1, 0, 7, 96, 20);
+        b[0] = 0xa0;
+        b[19] = 0;
+        return b;
+      })(),
+      'bad_padding',
+    ],
+    [
+      (() => {
+        const b = rtpPacket(1, 0, 7, 96, 20);
+        b[0] = 0xa0;
+        b[19] = 9;
+        return b;
+      })(),
+      'bad_padding',
+    ],
     [rtpPacket(1, 0, 7, 72), 'rtcp_payload_type'],
   ];
   for (const [data, reason] of cases) {
@@ -106,7 +158,10 @@ test('§5.2: real node-kcp traffic with a conv whose low byte reads as RTP V=2 n
   assert.ok(datagrams.length >= 8, `kcp datagrams: ${datagrams.length}`);
   assert.is(datagrams[0]!.data[0], 0x80);
   const verdicts = classify(datagrams);
-  assert.not.ok(verdicts.some((v) => v.startsWith('match')), verdicts.join(' '));
+  assert.not.ok(
+    verdicts.some((v) => v.startsWith('match')),
+    verdicts.join(' '),
+  );
   assert.not.ok(datagrams.some((d) => probeRtcp(d).verdict === 'match'));
 });
 

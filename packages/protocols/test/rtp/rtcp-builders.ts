@@ -6,15 +6,27 @@
 
 export function words(...values: number[]): number[] {
   const out: number[] = [];
-  for (const v of values) out.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  for (const v of values)
+    out.push((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
   return out;
 }
 
 /** Common header + body; `length` is computed unless overridden. */
-export function packet(pt: number, count: number, body: number[], options: { padding?: boolean; version?: number; length?: number } = {}): number[] {
+export function packet(
+  pt: number,
+  count: number,
+  body: number[],
+  options: { padding?: boolean; version?: number; length?: number } = {},
+): number[] {
   const version = options.version ?? 2;
   const length = options.length ?? body.length / 4;
-  return [(version << 6) | (options.padding === true ? 0x20 : 0) | count, pt, (length >> 8) & 0xff, length & 0xff, ...body];
+  return [
+    (version << 6) | (options.padding === true ? 0x20 : 0) | count,
+    pt,
+    (length >> 8) & 0xff,
+    length & 0xff,
+    ...body,
+  ];
 }
 
 export interface Block {
@@ -32,8 +44,17 @@ export function reportBlock(b: Block): number[] {
   return words(b.ssrc, lossWord >>> 0, b.highest ?? 0, b.jitter ?? 0, b.lsr ?? 0, b.dlsr ?? 0);
 }
 
-export function sr(ssrc: number, ntpSeconds: number, ntpFraction: number, rtpTs: number, blocks: Block[] = []): number[] {
-  return packet(200, blocks.length, [...words(ssrc, ntpSeconds, ntpFraction, rtpTs, 10, 1000), ...blocks.flatMap(reportBlock)]);
+export function sr(
+  ssrc: number,
+  ntpSeconds: number,
+  ntpFraction: number,
+  rtpTs: number,
+  blocks: Block[] = [],
+): number[] {
+  return packet(200, blocks.length, [
+    ...words(ssrc, ntpSeconds, ntpFraction, rtpTs, 10, 1000),
+    ...blocks.flatMap(reportBlock),
+  ]);
 }
 
 export function rr(ssrc: number, blocks: Block[] = []): number[] {

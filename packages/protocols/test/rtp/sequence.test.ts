@@ -1,6 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { estimateClockRate, JitterEstimator, parseRtpConfig, rtp, SenderReportBook, SequenceState } from '../../src/rtp/index.js';
+import {
+  estimateClockRate,
+  JitterEstimator,
+  parseRtpConfig,
+  rtp,
+  SenderReportBook,
+  SequenceState,
+} from '../../src/rtp/index.js';
 
 /** A source fed `seqs` in order, A.1 style (the first packet goes through update too). */
 function feed(seqs: readonly number[]): { state: SequenceState; counted: boolean[] } {
@@ -101,15 +108,33 @@ test('A.8 jitter against a hand-computed sequence (8 kHz, 20 ms packets)', () =>
 });
 
 test('clock estimation from two SRs snaps to common rates, handles wrap, refuses short baselines', () => {
-  assert.is(estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 1003, rtpTimestamp: 270_000 }), 90000);
-  assert.is(estimateClockRate({ ntp: 1000, rtpTimestamp: 5 }, { ntp: 1003, rtpTimestamp: 5 + 3 * 47_700 }), 48000);
-  assert.is(estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 1002, rtpTimestamp: 2 * 12_345 }), 12345);
   assert.is(
-    estimateClockRate({ ntp: 1000, rtpTimestamp: 0xffff0000 }, { ntp: 1002, rtpTimestamp: (0xffff0000 + 96_000) >>> 0 }),
+    estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 1003, rtpTimestamp: 270_000 }),
+    90000,
+  );
+  assert.is(
+    estimateClockRate({ ntp: 1000, rtpTimestamp: 5 }, { ntp: 1003, rtpTimestamp: 5 + 3 * 47_700 }),
     48000,
   );
-  assert.is(estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 1000.1, rtpTimestamp: 9000 }), null);
-  assert.is(estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 999, rtpTimestamp: 9000 }), null);
+  assert.is(
+    estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 1002, rtpTimestamp: 2 * 12_345 }),
+    12345,
+  );
+  assert.is(
+    estimateClockRate(
+      { ntp: 1000, rtpTimestamp: 0xffff0000 },
+      { ntp: 1002, rtpTimestamp: (0xffff0000 + 96_000) >>> 0 },
+    ),
+    48000,
+  );
+  assert.is(
+    estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 1000.1, rtpTimestamp: 9000 }),
+    null,
+  );
+  assert.is(
+    estimateClockRate({ ntp: 1000, rtpTimestamp: 0 }, { ntp: 999, rtpTimestamp: 9000 }),
+    null,
+  );
 });
 
 test('SR book is bounded and least-recently-updated first out', () => {
@@ -133,13 +158,25 @@ test('config: payload types 0..127 with positive rates; everything else is an is
     value: { clockRates: { '96': 90000, '0': 8000 } },
   });
   assert.equal(parseRtpConfig(undefined, defaults), { ok: true, value: defaults });
-  const bad = parseRtpConfig({ clockRates: { '128': 90000, '97': -1, x: 5, '07': 8000 }, other: 1 }, defaults);
+  const bad = parseRtpConfig(
+    { clockRates: { '128': 90000, '97': -1, x: 5, '07': 8000 }, other: 1 },
+    defaults,
+  );
   assert.not.ok(bad.ok);
   if (!bad.ok) {
-    assert.equal(bad.issues.map((i) => i.path).sort(), ['/clockRates/07', '/clockRates/128', '/clockRates/97', '/clockRates/x', '/other']);
+    assert.equal(bad.issues.map((i) => i.path).sort(), [
+      '/clockRates/07',
+      '/clockRates/128',
+      '/clockRates/97',
+      '/clockRates/x',
+      '/other',
+    ]);
   }
   assert.not.ok(parseRtpConfig({ clockRates: [1] }, defaults).ok);
-  assert.throws(() => rtp.create({ clockRates: { '96': 0 } }), (e: unknown) => (e as { code?: string }).code === 'GM_CORE_INVALID_CONFIG');
+  assert.throws(
+    () => rtp.create({ clockRates: { '96': 0 } }),
+    (e: unknown) => (e as { code?: string }).code === 'GM_CORE_INVALID_CONFIG',
+  );
   assert.equal(rtp.create({ clockRates: { '96': 90000 } }).config.clockRates, { '96': 90000 });
 });
 

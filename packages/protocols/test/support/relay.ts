@@ -79,7 +79,9 @@ export async function startRecordingRelay(options: RelayOptions): Promise<Record
     async close() {
       await Promise.all(pending);
       const all = [listener, ...upstreams.values()];
-      await Promise.all(all.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+      await Promise.all(
+        all.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))),
+      );
     },
   };
 }
