@@ -6,7 +6,7 @@
 // cannot be formatted, so "Total" must equal "Passed" + "Skipped". Ends with
 // a plain "N passed, N failed" line.
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const [dir = 'dist/test', pattern = '\\.test\\.js$'] = process.argv.slice(2);
@@ -66,4 +66,10 @@ for (const file of files) {
 }
 if (broken.length > 0) console.error(`\nfailing test files:\n  ${broken.join('\n  ')}`);
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+// For the workspace-wide total printed by scripts/test-summary.mjs.
+mkdirSync('dist', { recursive: true });
+writeFileSync(
+  'dist/test-results.json',
+  `${JSON.stringify({ passed, failed, skipped, files: files.length })}\n`,
+);
 process.exit(failed === 0 ? 0 : 1);
