@@ -9,7 +9,6 @@
  *
  *   node --import tsx examples/captures/make-sample.ts
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -29,6 +28,15 @@ import {
   freeUdpPort,
   runRakNetSession,
 } from '../../packages/protocols/test/raknet/raknet-session.js';
+import {
+  FFMPEG_LIVE,
+  h264Encoder,
+  opusEncoder,
+  rtpOutput,
+  runFfmpeg,
+  testPatternInput,
+  toneInput,
+} from '../../packages/protocols/test/support/ffmpeg.js';
 import { runKcpExchange } from '../../packages/protocols/test/support/kcp-peers.js';
 import { runOtherUdpTraffic } from '../../packages/protocols/test/support/other-udp.js';
 import { startUdpSink, type UdpSink } from '../../packages/protocols/test/support/udp-sink.js';
@@ -113,82 +121,30 @@ async function netcodeSession(privateKey: Uint8Array): Promise<string> {
 /** ffmpeg: H.264 160x120 and Opus, each RTP with RTCP (SR, SDES, BYE) to its own sink ports. */
 async function media(): Promise<string> {
   const sinks: UdpSink[] = [];
-  let child: ReturnType<typeof spawn> | null = null;
   try {
-    for (let i = 0; i < 4; i++) sinks.push(await startUdpSink());
-    for (const sink of sinks) ports.add(sink.port);
-    const [video, videoRtcp, audio, audioRtcp] = sinks.map((sink) => sink.port);
-    const url = (rtp: number | undefined, rtcp: number | undefined) =>
-      `rtp://127.0.0.1:${rtp}?rtcpport=${rtcp}&pkt_size=1200`;
-    // -t per output: an input-side -t would leave the second output running forever.
-    const args = [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc=size=160x120:rate=15',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440:sample_rate=48000:samples_per_frame=960',
-      '-map',
-      '0:v',
-      '-c:v',
-      'libx264',
-      '-tune',
-      'zerolatency',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-g',
-      '15',
-      '-t',
-      MEDIA_SECONDS,
-      '-rtpflags',
-      'send_bye',
-      '-f',
-      'rtp',
-      url(video, videoRtcp),
-      '-map',
-      '1:a',
-      '-c:a',
-      'libopus',
-      '-b:a',
-      '32k',
-      '-t',
-      MEDIA_SECONDS,
-      '-rtpflags',
-      'send_bye',
-      '-f',
-      'rtp',
-      url(audio, audioRtcp),
-    ];
-    const started = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = started;
-    let stderr = '';
-    started.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await Promise.race([
-      new Promise<number | null>((resolve, reject) => {
-        started.once('error', reject);
-        started.once('exit', (exitCode) => resolve(exitCode));
-      }),
-      sleep(30_000).then(() => {
-        throw new Error('ffmpeg did not finish within 30 s');
-      }),
-    ]);
-    child = null;
-    if (code !== 0) throw new Error(`ffmpeg exited with ${code}: ${stderr}`);
+    const sinkPort = async (): Promise<number> => {
+      const sink = await startUdpSink();
+      sinks.push(sink);
+      ports.add(sink.port);
+      return sink.port;
+    };
+    const video = await sinkPort();
+    const videoRtcp = await sinkPort();
+    const audio = await sinkPort();
+    const audioRtcp = await sinkPort();
+    await runFfmpeg(
+      [
+        ...FFMPEG_LIVE,
+        ...testPatternInput('160x120', 15),
+        ...toneInput(),
+        ...['-map', '0:v', ...h264Encoder(15), ...rtpOutput(MEDIA_SECONDS, video, videoRtcp)],
+        ...['-map', '1:a', ...opusEncoder('32k'), ...rtpOutput(MEDIA_SECONDS, audio, audioRtcp)],
+      ],
+      30_000,
+    );
     await sleep(200);
     return `rtp: ffmpeg H.264 -> :${video} (RTCP :${videoRtcp}), Opus -> :${audio} (RTCP :${audioRtcp}); sinks got ${sinks.map((s) => s.received()).join('/')}`;
   } finally {
-    if (child !== null && child.exitCode === null) child.kill('SIGKILL');
     await Promise.all(sinks.map((sink) => sink.close()));
   }
 }

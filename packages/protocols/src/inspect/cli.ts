@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRegistry, type Protocol, type Registry } from '@gamemesh/core';
 import { parseArgs, USAGE } from './args.js';
-import { formatInspectError, type InspectError, inspectError } from './errors.js';
+import { errorMessage, formatInspectError, type InspectError, inspectError } from './errors.js';
 import type { FaultReport } from './flows.js';
 import { inspectFile } from './inspect.js';
 import { loadPlugins } from './plugins.js';
@@ -75,7 +75,7 @@ export async function main(
     const once = `${fault.protocol}/${fault.stage}`;
     if (reported.has(once)) return;
     reported.add(once);
-    const message = fault.error instanceof Error ? fault.error.message : String(fault.error);
+    const message = errorMessage(fault.error);
     const where = flow === null ? '' : ` (first on flow ${flow.src} -> ${flow.dst})`;
     io.stderr.write(
       `${formatInspectError(inspectError('GM_INSPECT_PLUGIN_FAULT', `protocol ${fault.protocol} threw in ${fault.stage}: ${message}${where}; isolated`))}\n`,
@@ -120,8 +120,10 @@ async function buildRegistry(
     );
   } catch (error) {
     // A bad --netcode-key is rejected by the netcode config parser.
-    const text = error instanceof Error ? error.message : String(error);
-    return inspectError('GM_INSPECT_USAGE', `built-in protocols rejected the options: ${text}`);
+    return inspectError(
+      'GM_INSPECT_USAGE',
+      `built-in protocols rejected the options: ${errorMessage(error)}`,
+    );
   }
   const { loaded, failures } = await loadPlugins(plugins, deps.cwd ?? process.cwd());
   for (const failure of failures) io.stderr.write(`${formatInspectError(failure)}\n`);

@@ -37,6 +37,11 @@ export function inspectError(
   return { code, offset, message };
 }
 
+/** The text of anything thrown: plugins and I/O can throw values that are not Errors. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function formatInspectError(error: InspectError): string {
   const where = error.offset === null ? '' : ` at byte ${error.offset}`;
   return `${error.code}${where}: ${error.message}`;

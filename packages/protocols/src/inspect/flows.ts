@@ -10,6 +10,7 @@ import {
   type SessionBook,
 } from '@gamemesh/core';
 import { endpoint, type UdpPacket } from './capture/ip.js';
+import { errorMessage } from './errors.js';
 
 /**
  * The flow table: UDP 5-tuples, normalised so both directions of an exchange
@@ -94,7 +95,7 @@ export class FlowTable {
 
   private fault(fault: PluginFault, flow: FlowRecord | null): void {
     if (flow !== null) {
-      const message = fault.error instanceof Error ? fault.error.message : String(fault.error);
+      const message = errorMessage(fault.error);
       const line = `${fault.protocol}/${fault.stage}: ${message}`;
       if (!flow.faults.includes(line)) flow.faults.push(line);
     }

@@ -2,8 +2,8 @@ import type { Registry } from '@gamemesh/core';
 import { type ByteSource, openFileSource } from './capture/cursor.js';
 import { decodeUdp } from './capture/ip.js';
 import { locateIp } from './capture/link.js';
-import { type CaptureSummary, readCapture } from './capture/reader.js';
-import { inspectError, SKIP_REASONS, type SkipReason } from './errors.js';
+import { type CaptureSummary, emptySummary, readCapture } from './capture/reader.js';
+import { errorMessage, inspectError, SKIP_REASONS, type SkipReason } from './errors.js';
 import { type FaultReport, type FlowRecord, FlowTable } from './flows.js';
 
 /**
@@ -39,9 +39,7 @@ export async function inspectCapture(
     window: options.window,
     onFault: options.onFault,
   });
-  const skipped = Object.fromEntries(
-    Object.keys(SKIP_REASONS).map((reason) => [reason, 0]),
-  ) as Record<SkipReason, number>;
+  const skipped = noneSkipped();
   const port = options.udpPort ?? null;
   let datagrams = 0;
   const capture = await readCapture(
@@ -75,8 +73,9 @@ export async function inspectFile(path: string, options: InspectOptions): Promis
   try {
     source = await openFileSource(path);
   } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    return emptyResult(inspectError('GM_INSPECT_OPEN', `cannot open ${path}: ${text}`));
+    return emptyResult(
+      inspectError('GM_INSPECT_OPEN', `cannot open ${path}: ${errorMessage(error)}`),
+    );
   }
   try {
     return await inspectCapture(source, options);
@@ -86,21 +85,12 @@ export async function inspectFile(path: string, options: InspectOptions): Promis
 }
 
 function emptyResult(error: CaptureSummary['error']): InspectResult {
-  const skipped = Object.fromEntries(
-    Object.keys(SKIP_REASONS).map((reason) => [reason, 0]),
-  ) as Record<SkipReason, number>;
-  return {
-    flows: [],
-    capture: {
-      format: null,
-      linkTypes: [],
-      frames: 0,
-      bytesRead: 0,
-      sections: 0,
-      skippedBlocks: 0,
-      error,
-    },
-    datagrams: 0,
-    skipped,
-  };
+  return { flows: [], capture: emptySummary(error), datagrams: 0, skipped: noneSkipped() };
+}
+
+function noneSkipped(): Record<SkipReason, number> {
+  return Object.fromEntries(Object.keys(SKIP_REASONS).map((reason) => [reason, 0])) as Record<
+    SkipReason,
+    number
+  >;
 }

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isProtocol, type Protocol } from '@gamemesh/core';
-import { type InspectError, inspectError } from './errors.js';
+import { errorMessage, type InspectError, inspectError } from './errors.js';
 
 /**
  * `--plugin <module>`: a path or package name whose default export (or a
@@ -39,7 +39,10 @@ export async function loadPlugins(
       module = await importer(resolveSpecifier(spec, cwd));
     } catch (error) {
       failures.push(
-        inspectError('GM_INSPECT_PLUGIN_LOAD', `plugin ${spec}: import failed: ${describe(error)}`),
+        inspectError(
+          'GM_INSPECT_PLUGIN_LOAD',
+          `plugin ${spec}: import failed: ${errorMessage(error)}`,
+        ),
       );
       continue;
     }
@@ -85,7 +88,7 @@ function protocolFrom(spec: string, module: Record<string, unknown>): Protocol |
     } catch (error) {
       return inspectError(
         'GM_INSPECT_PLUGIN_CREATE',
-        `plugin ${spec}: ${exported.name}.create() threw: ${describe(error)}`,
+        `plugin ${spec}: ${exported.name}.create() threw: ${errorMessage(error)}`,
       );
     }
     if (isProtocol(created)) return created;
@@ -98,8 +101,4 @@ function protocolFrom(spec: string, module: Record<string, unknown>): Protocol |
     'GM_INSPECT_PLUGIN_INVALID',
     `plugin ${spec}: no default, \`protocol\` or \`factory\` export is a ProtocolFactory or Protocol`,
   );
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { u16le } from '@gamemesh/core';
+import { ipv6GroupsText } from '../shared/ip-text.js';
 import { writeU16le } from './wire.js';
 
 /**
@@ -67,34 +68,12 @@ function expandIpv6(host: string): number[] | null {
 
 export function formatAddress(address: NetcodeAddress): string {
   if (address.type === ADDRESS_IPV4) return `${address.parts.join('.')}:${address.port}`;
-  return `[${formatIpv6(address.parts)}]:${address.port}`;
+  return `[${ipv6GroupsText(address.parts)}]:${address.port}`;
 }
 
 /** The host part alone, in the form node:dgram's `send` accepts. */
 export function formatHost(address: NetcodeAddress): string {
-  return address.type === ADDRESS_IPV4 ? address.parts.join('.') : formatIpv6(address.parts);
-}
-
-function formatIpv6(groups: readonly number[]): string {
-  // RFC 5952: compress the longest run (>= 2) of zero groups.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hexGroups = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hexGroups.join(':');
-  return `${hexGroups.slice(0, bestStart).join(':')}::${hexGroups.slice(bestStart + bestLength).join(':')}`;
+  return address.type === ADDRESS_IPV4 ? address.parts.join('.') : ipv6GroupsText(address.parts);
 }
 
 export function addressesEqual(a: NetcodeAddress, b: NetcodeAddress): boolean {

@@ -20,7 +20,7 @@ import {
   writeConnectionRequest,
   writeEncryptedPacket,
 } from './packets.js';
-import { clockSeconds, toUint8Array } from './socket-util.js';
+import { bindSocket, clockSeconds, closeSocket, toUint8Array } from './socket-util.js';
 import { type ConnectToken, readConnectToken } from './token.js';
 
 /**
@@ -103,14 +103,7 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
     socket.on('message', (data: Buffer, from: RemoteInfo) =>
       this.receive(toUint8Array(data), from),
     );
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, this.options.host ?? (ipv6 ? '::1' : '127.0.0.1'), () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    socket.on('error', () => {});
+    await bindSocket(socket, 0, this.options.host ?? (ipv6 ? '::1' : '127.0.0.1'));
     this.timer = setInterval(() => this.update(), UPDATE_INTERVAL_MS);
     this.connectStart = clockSeconds();
     this.beginServer(0);
@@ -143,7 +136,7 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
       this.stopTimer();
       const socket = this.socket;
       this.socket = null;
-      if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
+      if (socket !== null) await closeSocket(socket);
     })();
     return this.closing;
   }

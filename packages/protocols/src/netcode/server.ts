@@ -25,7 +25,7 @@ import {
   readEncryptedPacket,
   writeEncryptedPacket,
 } from './packets.js';
-import { clockSeconds, toUint8Array, unixSeconds } from './socket-util.js';
+import { bindSocket, clockSeconds, closeSocket, toUint8Array, unixSeconds } from './socket-util.js';
 import { decryptChallengeToken, encryptChallengeToken } from './token.js';
 
 /**
@@ -133,15 +133,7 @@ export class NetcodeServer extends EventEmitter<NetcodeServerEvents> {
     socket.on('message', (data: Buffer, from: RemoteInfo) =>
       this.receive(toUint8Array(data), from),
     );
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(this.options.port ?? 0, host, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    // A send error to a vanished client must not crash the server.
-    socket.on('error', () => {});
+    await bindSocket(socket, this.options.port ?? 0, host);
     const bound = socket.address();
     const boundAddress = requireAddress(
       bound.family === 'IPv6'
@@ -205,7 +197,7 @@ export class NetcodeServer extends EventEmitter<NetcodeServerEvents> {
       for (const slot of this.slots) if (slot !== null) this.drop(slot, 'server', true);
       const socket = this.socket;
       this.socket = null;
-      if (socket !== null) await new Promise<void>((resolve) => socket.close(() => resolve()));
+      if (socket !== null) await closeSocket(socket);
     })();
     return this.closing;
   }

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:dgram';
+
 /** Small helpers shared by the dgram-based client and server. */
 
 /** Monotonic seconds for timers and timeouts (immune to wall-clock steps). */
@@ -8,6 +10,25 @@ export function clockSeconds(): number {
 /** Wall-clock Unix seconds, for token expiry (tokens carry absolute timestamps). */
 export function unixSeconds(): number {
   return Date.now() / 1000;
+}
+
+/**
+ * Binds `socket`, rejecting when the bind fails. Later socket errors are
+ * ignored: a send to a peer that went away must not crash the endpoint.
+ */
+export async function bindSocket(socket: Socket, port: number, host: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  socket.on('error', () => {});
+}
+
+export function closeSocket(socket: Socket): Promise<void> {
+  return new Promise<void>((resolve) => socket.close(() => resolve()));
 }
 
 /** A Uint8Array view of a Buffer without copying. */

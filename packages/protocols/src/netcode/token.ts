@@ -68,12 +68,8 @@ export function writeConnectTokenPrivate(token: ConnectTokenPrivate): Uint8Array
   const out = new Uint8Array(CONNECT_TOKEN_PRIVATE_BYTES);
   writeU64le(out, 0, token.clientId);
   writeU32le(out, 8, token.timeoutSeconds);
-  writeU32le(out, 12, token.serverAddresses.length);
-  let o = 16;
-  for (const address of token.serverAddresses) o = writeAddress(out, o, address);
-  out.set(token.clientToServerKey, o);
-  out.set(token.serverToClientKey, o + KEY_BYTES);
-  out.set(token.userData, o + 2 * KEY_BYTES);
+  const o = writeServersAndKeys(out, 12, token);
+  out.set(token.userData, o);
   return out;
 }
 
@@ -81,26 +77,17 @@ export function writeConnectTokenPrivate(token: ConnectTokenPrivate): Uint8Array
 export function readConnectTokenPrivate(plain: Uint8Array): TokenRead<ConnectTokenPrivate> {
   const end = CONNECT_TOKEN_PRIVATE_PLAINTEXT_BYTES;
   if (plain.length < end) return { ok: false, code: 'bad_size' };
-  const count = u32le(plain, 12);
-  if (count < 1 || count > MAX_SERVERS_PER_CONNECT) return { ok: false, code: 'bad_address_count' };
-  const serverAddresses: NetcodeAddress[] = [];
-  let o = 16;
-  for (let i = 0; i < count; i++) {
-    const read = readAddress(plain, o, end);
-    if (read === null) return { ok: false, code: 'bad_address' };
-    serverAddresses.push(read.address);
-    o = read.next;
-  }
+  const read = readServersAndKeys(plain, 12, end);
+  if (!read.ok) return read;
+  const { next, ...serversAndKeys } = read.value;
   // 32 addresses of the largest kind still leave room for keys and user data in 1008 bytes.
   return {
     ok: true,
     value: {
       clientId: u64le(plain, 0),
       timeoutSeconds: u32le(plain, 8) | 0,
-      serverAddresses,
-      clientToServerKey: plain.slice(o, o + KEY_BYTES),
-      serverToClientKey: plain.slice(o + KEY_BYTES, o + 2 * KEY_BYTES),
-      userData: plain.slice(o + 2 * KEY_BYTES, o + 2 * KEY_BYTES + USER_DATA_BYTES),
+      ...serversAndKeys,
+      userData: plain.slice(next, next + USER_DATA_BYTES),
     },
   };
 }
@@ -251,13 +238,9 @@ export function writeConnectToken(token: ConnectToken): Uint8Array {
   writeU64le(out, 29, token.expireTimestamp);
   out.set(token.nonce, 37);
   out.set(token.privateData, 61);
-  let o = 61 + CONNECT_TOKEN_PRIVATE_BYTES;
+  const o = 61 + CONNECT_TOKEN_PRIVATE_BYTES;
   writeU32le(out, o, token.timeoutSeconds);
-  writeU32le(out, o + 4, token.serverAddresses.length);
-  o += 8;
-  for (const address of token.serverAddresses) o = writeAddress(out, o, address);
-  out.set(token.clientToServerKey, o);
-  out.set(token.serverToClientKey, o + KEY_BYTES);
+  writeServersAndKeys(out, o + 4, token);
   return out;
 }
 
@@ -268,18 +251,11 @@ export function readConnectToken(bytes: Uint8Array): TokenRead<ConnectToken> {
   const createTimestamp = u64le(bytes, 21);
   const expireTimestamp = u64le(bytes, 29);
   if (createTimestamp > expireTimestamp) return { ok: false, code: 'bad_timestamps' };
-  let o = 61 + CONNECT_TOKEN_PRIVATE_BYTES;
+  const o = 61 + CONNECT_TOKEN_PRIVATE_BYTES;
   const timeoutSeconds = u32le(bytes, o) | 0;
-  const count = u32le(bytes, o + 4);
-  if (count < 1 || count > MAX_SERVERS_PER_CONNECT) return { ok: false, code: 'bad_address_count' };
-  o += 8;
-  const serverAddresses: NetcodeAddress[] = [];
-  for (let i = 0; i < count; i++) {
-    const read = readAddress(bytes, o, CONNECT_TOKEN_BYTES - 2 * KEY_BYTES);
-    if (read === null) return { ok: false, code: 'bad_address' };
-    serverAddresses.push(read.address);
-    o = read.next;
-  }
+  const read = readServersAndKeys(bytes, o + 4, CONNECT_TOKEN_BYTES - 2 * KEY_BYTES);
+  if (!read.ok) return read;
+  const { next: _, ...serversAndKeys } = read.value;
   return {
     ok: true,
     value: {
@@ -289,9 +265,51 @@ export function readConnectToken(bytes: Uint8Array): TokenRead<ConnectToken> {
       nonce: bytes.slice(37, 61),
       privateData: bytes.slice(61, 61 + CONNECT_TOKEN_PRIVATE_BYTES),
       timeoutSeconds,
+      ...serversAndKeys,
+    },
+  };
+}
+
+/** The tail both token layouts share: `u32 count | count addresses | c2s key | s2c key`. */
+interface ServersAndKeys {
+  readonly serverAddresses: readonly NetcodeAddress[];
+  readonly clientToServerKey: Uint8Array;
+  readonly serverToClientKey: Uint8Array;
+}
+
+/** Writes the shared tail with its count at `offset`; returns the offset after the keys. */
+function writeServersAndKeys(out: Uint8Array, offset: number, tail: ServersAndKeys): number {
+  writeU32le(out, offset, tail.serverAddresses.length);
+  let o = offset + 4;
+  for (const address of tail.serverAddresses) o = writeAddress(out, o, address);
+  out.set(tail.clientToServerKey, o);
+  out.set(tail.serverToClientKey, o + KEY_BYTES);
+  return o + 2 * KEY_BYTES;
+}
+
+/** Reads the shared tail with its count at `offset`; no address may reach past `addressesEnd`. */
+function readServersAndKeys(
+  b: Uint8Array,
+  offset: number,
+  addressesEnd: number,
+): TokenRead<ServersAndKeys & { readonly next: number }> {
+  const count = u32le(b, offset);
+  if (count < 1 || count > MAX_SERVERS_PER_CONNECT) return { ok: false, code: 'bad_address_count' };
+  const serverAddresses: NetcodeAddress[] = [];
+  let o = offset + 4;
+  for (let i = 0; i < count; i++) {
+    const read = readAddress(b, o, addressesEnd);
+    if (read === null) return { ok: false, code: 'bad_address' };
+    serverAddresses.push(read.address);
+    o = read.next;
+  }
+  return {
+    ok: true,
+    value: {
       serverAddresses,
-      clientToServerKey: bytes.slice(o, o + KEY_BYTES),
-      serverToClientKey: bytes.slice(o + KEY_BYTES, o + 2 * KEY_BYTES),
+      clientToServerKey: b.slice(o, o + KEY_BYTES),
+      serverToClientKey: b.slice(o + KEY_BYTES, o + 2 * KEY_BYTES),
+      next: o + 2 * KEY_BYTES,
     },
   };
 }

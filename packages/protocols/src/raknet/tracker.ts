@@ -135,12 +135,7 @@ class RakNetTracker implements SessionTracker<RakNetStats> {
     const acked = this.ackCount + this.nakCount;
     const legs = this.upstreamRttMs !== null || this.downstreamRttMs !== null;
     return {
-      clientGuid: this.clientGuid,
-      serverGuid: this.serverGuid,
-      mtu: this.mtu,
-      protocolVersion: this.protocolVersion,
-      hasSecurity: this.hasSecurity,
-      handshakeSeen: this.handshakeSeen,
+      ...this.handshake(),
       forwardDatagrams: this.sequences.forward.datagrams,
       reverseDatagrams: this.sequences.reverse.datagrams,
       forwardSequenceGaps: this.sequences.forward.gaps,
@@ -155,6 +150,18 @@ class RakNetTracker implements SessionTracker<RakNetStats> {
       downstreamRttMs: this.downstreamRttMs,
       offlineMessages: this.offlineMessages,
       malformedDatagrams: this.malformedDatagrams,
+    };
+  }
+
+  /** What the offline handshake revealed: the opened event's detail, and the first stats. */
+  private handshake() {
+    return {
+      clientGuid: this.clientGuid,
+      serverGuid: this.serverGuid,
+      mtu: this.mtu,
+      protocolVersion: this.protocolVersion,
+      hasSecurity: this.hasSecurity,
+      handshakeSeen: this.handshakeSeen,
     };
   }
 
@@ -276,14 +283,7 @@ class RakNetTracker implements SessionTracker<RakNetStats> {
   private open(at: number): void {
     if (this.opened) return;
     this.opened = true;
-    const detail: Record<string, DetailValue> = {
-      clientGuid: this.clientGuid,
-      serverGuid: this.serverGuid,
-      mtu: this.mtu,
-      protocolVersion: this.protocolVersion,
-      hasSecurity: this.hasSecurity,
-      handshakeSeen: this.handshakeSeen,
-    };
+    const detail: Record<string, DetailValue> = this.handshake();
     this.events.push({ type: 'opened', key: this.clientGuid, at, detail });
   }
 

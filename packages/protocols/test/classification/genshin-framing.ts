@@ -1,3 +1,4 @@
+import { concat, readLe32 } from '../support/bytes.js';
 import type { PeerFraming } from '../support/kcp-framing.js';
 
 /**
@@ -11,16 +12,6 @@ import type { PeerFraming } from '../support/kcp-framing.js';
 const PLAIN_HEADER = 24;
 const GENSHIN_HEADER = 28;
 
-function readLe32(data: Uint8Array, offset: number): number {
-  return (
-    (data[offset]! |
-      (data[offset + 1]! << 8) |
-      (data[offset + 2]! << 16) |
-      (data[offset + 3]! << 24)) >>>
-    0
-  );
-}
-
 /** Re-lays every 24-byte-header segment of `kcp` with `token` (u32 LE) after conv. */
 export function insertToken(kcp: Uint8Array, token: number): Uint8Array {
   const parts: Uint8Array[] = [];
@@ -33,13 +24,7 @@ export function insertToken(kcp: Uint8Array, token: number): Uint8Array {
     parts.push(segment);
     offset += PLAIN_HEADER + length;
   }
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 /** The inverse of `insertToken`; null when the datagram does not walk as 28-byte-header segments. */
@@ -56,13 +41,7 @@ export function stripToken(datagram: Uint8Array): Uint8Array | null {
     offset += GENSHIN_HEADER + length;
   }
   if (offset !== datagram.length) return null;
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concat(parts);
 }
 
 export function genshinFraming(token: number): PeerFraming {

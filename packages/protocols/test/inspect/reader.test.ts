@@ -3,13 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  concat,
-  ipOfEthernet,
-  splitPcap,
-  writePcap,
-  writePcapng,
-} from './helpers/capture-writer.js';
+import { concat } from '../support/bytes.js';
+import { ipOfEthernet, splitPcap, writePcap, writePcapng } from './helpers/capture-writer.js';
 import { type Decoded, decodeAll } from './helpers/collect.js';
 import { captureWith, type Exchange, echoExchange, freePort } from './helpers/tcpdump.js';
 

@@ -9,6 +9,7 @@ import {
   unwrapKcp,
   walkSegments,
 } from '../../src/kcp/index.js';
+import { concat } from '../support/bytes.js';
 import {
   cryptNoneWrap,
   fecDataShard,
@@ -42,24 +43,14 @@ function segment(fields: {
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 const walk = (data: Uint8Array) => walkSegments(data, 0, data.length, 1476, null);
 
 test('walk accepts well-formed datagrams and summarises them', () => {
-  const data = concat(
+  const data = concat([
     segment({ cmd: 82 }),
     segment({ cmd: 81, len: 10, sn: 4 }),
     segment({ cmd: 84 }),
-  );
+  ]);
   const summary = createWalkSummary();
   assert.is(walkSegments(data, 0, data.length, 1476, summary), 'ok');
   assert.equal(summary, { conv: 0x11223344, segments: 3, pushes: 1, acks: 1, windowProbes: 1 });
@@ -90,8 +81,8 @@ test('walk rejects each rule with its own code', () => {
     'push_too_long',
     'maxPushLength is honoured',
   );
-  assert.is(walk(concat(segment({}), segment({ conv: 1 }))), 'conv_mismatch');
-  assert.is(walk(concat(segment({}), new Uint8Array(23))), 'trailing_bytes');
+  assert.is(walk(concat([segment({}), segment({ conv: 1 })])), 'conv_mismatch');
+  assert.is(walk(concat([segment({}), new Uint8Array(23)])), 'trailing_bytes');
   assert.is(parseSegments(segment({ cmd: 1 })).ok, false);
 });
 
@@ -119,7 +110,7 @@ test('test encoders lay bytes out exactly as kcp-go fec.go / sess.go and kcp2k K
     [0x0d, 0x0c, 0x0b, 0x0a, 0xf1, 0x00, 26, 0x00, 0x01, 0x02, 0x03, 0x04],
   );
   const d1 = fecDataShard(0, kcpBytes);
-  const d2 = fecDataShard(1, concat(kcpBytes, kcpBytes));
+  const d2 = fecDataShard(1, concat([kcpBytes, kcpBytes]));
   const parity = fecParityShard(2, [d1, d2]);
   assert.is(parity.length, d2.length, 'parity is as long as the longest data shard');
   assert.equal([...parity.subarray(0, 6)], [2, 0, 0, 0, 0xf2, 0x00]);

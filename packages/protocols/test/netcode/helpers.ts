@@ -2,15 +2,51 @@ import { once } from 'node:events';
 import type { Datagram } from '@gamemesh/core';
 import { NetcodeClient } from '../../src/netcode/client.js';
 import { NetcodeServer } from '../../src/netcode/server.js';
-import { type GeneratedConnectToken, generateConnectToken } from '../../src/netcode/token.js';
+import {
+  type ConnectTokenOptions,
+  type GeneratedConnectToken,
+  generateConnectToken,
+} from '../../src/netcode/token.js';
 import { fromHex } from '../../src/netcode/wire.js';
-import { startRecordingRelay } from '../support/relay.js';
+import { type RecordingRelay, startRecordingRelay } from '../support/relay.js';
 
 /** A test-only key (also in test/fixtures/netcode/private-key.txt); never use it for real traffic. */
 export const TEST_PRIVATE_KEY_HEX =
   '60d7a3b5c96f3b8e1d3f52a4b7c0e9f1a2b3c4d5e6f708192a3b4c5d6e7f8091';
 export const TEST_PRIVATE_KEY = fromHex(TEST_PRIVATE_KEY_HEX)!;
 export const TEST_PROTOCOL_ID = 0x1122334455667788n;
+
+/** A server for the test key and protocol id, not started yet. */
+export function testServer(maxClients: number): NetcodeServer {
+  return new NetcodeServer({
+    privateKey: TEST_PRIVATE_KEY,
+    protocolId: TEST_PROTOCOL_ID,
+    maxClients,
+  });
+}
+
+/** A token for the test protocol id, signed with the test key unless another `privateKey` is given. */
+export function testToken(
+  options: Omit<ConnectTokenOptions, 'protocolId' | 'privateKey'> & {
+    readonly privateKey?: Uint8Array;
+  },
+): GeneratedConnectToken {
+  return generateConnectToken({
+    protocolId: TEST_PROTOCOL_ID,
+    privateKey: TEST_PRIVATE_KEY,
+    ...options,
+  });
+}
+
+/**
+ * Starts a recording relay in front of `server` (bound at `bound`) and makes
+ * the server expect the relay's address in tokens, as it would behind a proxy.
+ */
+export async function relayInFront(server: NetcodeServer, bound: string): Promise<RecordingRelay> {
+  const relay = await startRecordingRelay({ upstreamPort: Number(bound.split(':')[1]) });
+  server.setPublicAddress(`127.0.0.1:${relay.port}`);
+  return relay;
+}
 
 /** Resolves when `predicate` holds, polling every 5 ms; rejects after `timeoutMs`. */
 export async function until(
@@ -57,23 +93,15 @@ export interface RecordedSession {
  * each way, client disconnect; everything is closed before returning.
  */
 export async function recordSession(payloads = 3, clientId = 77n): Promise<RecordedSession> {
-  const server = new NetcodeServer({
-    privateKey: TEST_PRIVATE_KEY,
-    protocolId: TEST_PROTOCOL_ID,
-    maxClients: 4,
-  });
+  const server = testServer(4);
   const serverPayloads: Uint8Array[] = [];
   const clientPayloads: Uint8Array[] = [];
-  let relay: Awaited<ReturnType<typeof startRecordingRelay>> | null = null;
+  let relay: RecordingRelay | null = null;
   let client: NetcodeClient | null = null;
   try {
-    const bound = await server.start();
-    relay = await startRecordingRelay({ upstreamPort: Number(bound.split(':')[1]) });
-    server.setPublicAddress(`127.0.0.1:${relay.port}`);
-    const minted = generateConnectToken({
+    relay = await relayInFront(server, await server.start());
+    const minted = testToken({
       clientId,
-      protocolId: TEST_PROTOCOL_ID,
-      privateKey: TEST_PRIVATE_KEY,
       serverAddresses: [`127.0.0.1:${relay.port}`],
       expireSeconds: 60,
       timeoutSeconds: 5,

@@ -11,14 +11,15 @@ import * as assert from 'uvu/assert';
 import { NetcodeClient } from '../../src/netcode/client.js';
 import { netcode } from '../../src/netcode/index.js';
 import { openConnectionRequest } from '../../src/netcode/open-request.js';
-import { NetcodeServer } from '../../src/netcode/server.js';
-import { generateConnectToken } from '../../src/netcode/token.js';
-import { startRecordingRelay } from '../support/relay.js';
+import type { RecordingRelay } from '../support/relay.js';
 import {
   recordSession,
+  relayInFront,
   TEST_PRIVATE_KEY,
   TEST_PRIVATE_KEY_HEX,
   TEST_PROTOCOL_ID,
+  testServer,
+  testToken,
   until,
   withTimeout,
 } from './helpers.js';
@@ -36,18 +37,12 @@ function feed(datagrams: readonly Datagram[], privateKey: string | null) {
 }
 
 test('client and server connect directly, exchange payloads and disconnect', async () => {
-  const server = new NetcodeServer({
-    privateKey: TEST_PRIVATE_KEY,
-    protocolId: TEST_PROTOCOL_ID,
-    maxClients: 2,
-  });
+  const server = testServer(2);
   let client: NetcodeClient | null = null;
   try {
     const bound = await server.start();
-    const minted = generateConnectToken({
+    const minted = testToken({
       clientId: 1234n,
-      protocolId: TEST_PROTOCOL_ID,
-      privateKey: TEST_PRIVATE_KEY,
       serverAddresses: [bound],
       expireSeconds: 30,
       timeoutSeconds: 5,
@@ -184,20 +179,13 @@ test('mid-session pickup: matched as encrypted after 4 consistent datagrams, clo
 });
 
 test('forged token: the server never connects and openConnectionRequest says forged', async () => {
-  const server = new NetcodeServer({
-    privateKey: TEST_PRIVATE_KEY,
-    protocolId: TEST_PROTOCOL_ID,
-    maxClients: 2,
-  });
+  const server = testServer(2);
   let client: NetcodeClient | null = null;
-  let relay: Awaited<ReturnType<typeof startRecordingRelay>> | null = null;
+  let relay: RecordingRelay | null = null;
   try {
-    const bound = await server.start();
-    relay = await startRecordingRelay({ upstreamPort: Number(bound.split(':')[1]) });
-    server.setPublicAddress(`127.0.0.1:${relay.port}`);
-    const minted = generateConnectToken({
+    relay = await relayInFront(server, await server.start());
+    const minted = testToken({
       clientId: 1n,
-      protocolId: TEST_PROTOCOL_ID,
       privateKey: WRONG_KEY,
       serverAddresses: [`127.0.0.1:${relay.port}`],
       expireSeconds: 30,
@@ -229,18 +217,12 @@ test('forged token: the server never connects and openConnectionRequest says for
 });
 
 test('expired token: openConnectionRequest says expired and the server ignores it', async () => {
-  const server = new NetcodeServer({
-    privateKey: TEST_PRIVATE_KEY,
-    protocolId: TEST_PROTOCOL_ID,
-    maxClients: 2,
-  });
+  const server = testServer(2);
   let client: NetcodeClient | null = null;
   try {
     const bound = await server.start();
-    const minted = generateConnectToken({
+    const minted = testToken({
       clientId: 2n,
-      protocolId: TEST_PROTOCOL_ID,
-      privateKey: TEST_PRIVATE_KEY,
       serverAddresses: [bound],
       expireSeconds: 5,
       timeoutSeconds: 1,
@@ -260,22 +242,14 @@ test('expired token: openConnectionRequest says expired and the server ignores i
 });
 
 test('server full: the second client is denied and the tracker closes with denied', async () => {
-  const server = new NetcodeServer({
-    privateKey: TEST_PRIVATE_KEY,
-    protocolId: TEST_PROTOCOL_ID,
-    maxClients: 1,
-  });
+  const server = testServer(1);
   const clients: NetcodeClient[] = [];
-  let relay: Awaited<ReturnType<typeof startRecordingRelay>> | null = null;
+  let relay: RecordingRelay | null = null;
   try {
-    const bound = await server.start();
-    relay = await startRecordingRelay({ upstreamPort: Number(bound.split(':')[1]) });
-    server.setPublicAddress(`127.0.0.1:${relay.port}`);
+    relay = await relayInFront(server, await server.start());
     for (const clientId of [10n, 11n]) {
-      const minted = generateConnectToken({
+      const minted = testToken({
         clientId,
-        protocolId: TEST_PROTOCOL_ID,
-        privateKey: TEST_PRIVATE_KEY,
         serverAddresses: [`127.0.0.1:${relay.port}`],
         expireSeconds: 30,
         timeoutSeconds: 5,

@@ -1,5 +1,13 @@
-import { spawn } from 'node:child_process';
 import type { Datagram } from '@gamemesh/core';
+import {
+  FFMPEG_LIVE,
+  h264Encoder,
+  opusEncoder,
+  rtpOutput,
+  runFfmpeg,
+  testPatternInput,
+  toneInput,
+} from '../support/ffmpeg.js';
 import { type RecordingRelay, startRecordingRelay } from '../support/relay.js';
 import { startUdpDelayLine, type UdpDelayLine } from '../support/udp-delay-line.js';
 import { startUdpSink, type UdpSink } from '../support/udp-sink.js';
@@ -30,38 +38,12 @@ export interface FfmpegRtpRecording {
 }
 
 const MEDIA_ARGS: Record<MediaKind, readonly string[]> = {
-  h264: [
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=320x240:rate=30',
-    '-c:v',
-    'libx264',
-    '-tune',
-    'zerolatency',
-    '-preset',
-    'ultrafast',
-    '-pix_fmt',
-    'yuv420p',
-    '-g',
-    '30',
-  ],
-  // 960 samples per input frame = one 20 ms Opus packet each, so -re paces packets evenly.
-  opus: [
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=440:sample_rate=48000:samples_per_frame=960',
-    '-c:a',
-    'libopus',
-    '-b:a',
-    '64k',
-  ],
+  h264: [...testPatternInput('320x240', 30), ...h264Encoder(30)],
+  opus: [...toneInput(), ...opusEncoder('64k')],
 };
 
 export async function recordFfmpegRtp(options: FfmpegRtpOptions): Promise<FfmpegRtpRecording> {
   const closers: (() => Promise<void>)[] = [];
-  let child: ReturnType<typeof spawn> | null = null;
   try {
     const sink: UdpSink = await startUdpSink();
     closers.push(() => sink.close());
@@ -86,34 +68,11 @@ export async function recordFfmpegRtp(options: FfmpegRtpOptions): Promise<Ffmpeg
       closers.push(() => line.close());
     }
     const rtpPort = delayLine?.port ?? rtpRelay.port;
-    const url = `rtp://127.0.0.1:${rtpPort}?rtcpport=${rtcpRelay.port}&pkt_size=1200`;
-    const args = [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-nostdin',
-      '-re',
+    await runFfmpeg([
+      ...FFMPEG_LIVE,
       ...MEDIA_ARGS[options.media],
-      '-t',
-      String(options.seconds),
-      '-rtpflags',
-      'send_bye',
-      '-f',
-      'rtp',
-      url,
-    ];
-    const started = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = started;
-    let stderr = '';
-    started.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolve, reject) => {
-      started.once('error', reject);
-      started.once('exit', (exitCode) => resolve(exitCode));
-    });
-    child = null;
-    if (code !== 0) throw new Error(`ffmpeg exited with ${code}: ${stderr}`);
+      ...rtpOutput(options.seconds, rtpPort, rtcpRelay.port),
+    ]);
     await delayLine?.drain();
     // Let the last datagrams cross the relays.
     await new Promise((resolve) => setTimeout(resolve, 150));
@@ -122,7 +81,6 @@ export async function recordFfmpegRtp(options: FfmpegRtpOptions): Promise<Ffmpeg
     const all = [...rtp, ...rtcp].sort((a, b) => a.at - b.at);
     return { rtp, rtcp, all };
   } finally {
-    if (child !== null && child.exitCode === null) child.kill('SIGKILL');
     for (const close of closers.reverse()) await close();
   }
 }

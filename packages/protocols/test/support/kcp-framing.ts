@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import { readLe32 } from './bytes.js';
 
 /**
  * Encoders for the framings kcp-go and kcp2k put around KCP segments. No
@@ -34,16 +35,6 @@ function le32(out: Uint8Array, offset: number, value: number): void {
 function le16(out: Uint8Array, offset: number, value: number): void {
   out[offset] = value & 0xff;
   out[offset + 1] = (value >>> 8) & 0xff;
-}
-
-function readLe32(data: Uint8Array, offset: number): number {
-  return (
-    (data[offset]! |
-      (data[offset + 1]! << 8) |
-      (data[offset + 2]! << 16) |
-      (data[offset + 3]! << 24)) >>>
-    0
-  );
 }
 
 /** fec.go: `| seqid u32 | 0x00F1 u16 | size u16 = len(kcp)+2 | kcp |`. */

@@ -1,4 +1,5 @@
 import { u16be } from '@gamemesh/core';
+import { ipv6GroupsText } from '../../shared/ip-text.js';
 import type { SkipReason } from '../errors.js';
 import type { LinkPayload } from './link.js';
 
@@ -137,7 +138,7 @@ export function ipv4Address(b: Uint8Array, o: number): string {
   return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 }
 
-/** RFC 5952 text form: lowercase, no leading zeros, longest zero run (>= 2 groups) as `::`. */
+/** RFC 5952 text form (see `ipv6GroupsText`), IPv4-mapped addresses as a dotted quad. */
 export function ipv6Address(b: Uint8Array, o: number): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(u16be(b, o + i * 2));
@@ -145,28 +146,7 @@ export function ipv6Address(b: Uint8Array, o: number): string {
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
     return `::ffff:${ipv4Address(b, o + 12)}`;
   }
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const text = (from: number, to: number) =>
-    groups
-      .slice(from, to)
-      .map((g) => g.toString(16))
-      .join(':');
-  if (bestStart < 0) return text(0, 8);
-  return `${text(0, bestStart)}::${text(bestStart + bestLength, 8)}`;
+  return ipv6GroupsText(groups);
 }
 
 /** `ip:port`, with IPv6 addresses in brackets. */

@@ -1,5 +1,5 @@
 import { u32be, u32le } from '@gamemesh/core';
-import { type InspectError, inspectError } from '../errors.js';
+import { errorMessage, type InspectError, inspectError } from '../errors.js';
 import { type ByteSource, CaptureCursor, DEFAULT_CHUNK_BYTES } from './cursor.js';
 import type { CaptureFormat, FrameSink } from './frame.js';
 import { PCAP_MAGIC_MICROS, PCAP_MAGIC_NANOS, readPcap } from './pcap.js';
@@ -24,6 +24,19 @@ export interface CaptureSummary {
   error: InspectError | null;
 }
 
+/** The summary of a read that has not (or could not) read anything yet. */
+export function emptySummary(error: InspectError | null = null): CaptureSummary {
+  return {
+    format: null,
+    linkTypes: [],
+    frames: 0,
+    bytesRead: 0,
+    sections: 0,
+    skippedBlocks: 0,
+    error,
+  };
+}
+
 export interface ReadOptions {
   readonly chunkBytes?: number;
 }
@@ -34,15 +47,7 @@ export async function readCapture(
   options: ReadOptions = {},
 ): Promise<CaptureSummary> {
   const cursor = new CaptureCursor(source, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
-  const summary: CaptureSummary = {
-    format: null,
-    linkTypes: [],
-    frames: 0,
-    bytesRead: 0,
-    sections: 0,
-    skippedBlocks: 0,
-    error: null,
-  };
+  const summary = emptySummary();
   const counting: FrameSink = (frame) => {
     summary.frames++;
     if (!summary.linkTypes.includes(frame.linkType)) summary.linkTypes.push(frame.linkType);
@@ -52,8 +57,11 @@ export async function readCapture(
     summary.error = await dispatch(cursor, summary, counting);
   } catch (error) {
     // Only I/O can land here (the parsers return errors as values).
-    const text = error instanceof Error ? error.message : String(error);
-    summary.error = inspectError('GM_INSPECT_OPEN', `read failed: ${text}`, cursor.offset);
+    summary.error = inspectError(
+      'GM_INSPECT_OPEN',
+      `read failed: ${errorMessage(error)}`,
+      cursor.offset,
+    );
   }
   // A block skipped by its length can move the cursor past the end of the file.
   summary.bytesRead = summary.error?.offset ?? cursor.offset;

@@ -1,3 +1,5 @@
+import { concat } from '../../support/bytes.js';
+
 /**
  * Test-only capture writers and a deliberately separate minimal pcap record
  * splitter. They re-encode frames that tcpdump really captured into the
@@ -153,16 +155,6 @@ export function writePcapng(sections: readonly PcapngSection[]): Uint8Array {
     }
   }
   return concat(parts);
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** The IP packet inside an Ethernet frame without VLAN tags (what tcpdump -i lo gives). */
