@@ -21,6 +21,8 @@ export interface Tool {
   json(predicate: (line: JsonObject) => boolean, timeoutMs: number): Promise<JsonObject>;
   /** Resolves with the exit code (null when killed by a signal) once the process is gone. */
   readonly exited: Promise<number | null>;
+  /** Writes a line to the process's stdin (started with `stdin: true`). */
+  write(line: string): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Idempotent. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -137,6 +139,10 @@ export function start(
         waiters.push(entry);
         void exited.then(onExit);
       });
+    },
+    write(line) {
+      if (child.stdin === null) throw new Error(`${name}: started without stdin`);
+      child.stdin.write(`${line}\n`);
     },
     stop(graceMs = 3000) {
       stopping ??= (async () => {

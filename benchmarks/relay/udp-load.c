@@ -6,11 +6,11 @@
  *   udp-load send  --target IP:PORT [--sources N] [--payload B] [--duration-ms D]
  *                  [--count C] [--rate PPS] [--rtp] [--bind IP] [--ssrc-base S]
  *   udp-load sink  --bind IP:PORT [--warmup-ms W] [--window-ms X] [--cpu-pid P]
- *                  [--idle-exit-ms I] [--timeout-ms T]
+ *                  [--idle-exit-ms I] [--timeout-ms T] [--ssrc S] [--count-from N]
  *   udp-load echo  --bind IP:PORT
  *   udp-load ping  --target IP:PORT [--count N] [--warmup N] [--payload B] [--rtp]
  *   udp-load flood --target IP:PORT [--total N] [--sources-per-gen S] [--per-source K]
- *                  [--net A] [--rate PPS] [--rtp] [--payload B]
+ *                  [--net A] [--rate PPS] [--rtp] [--payload B] [--targets K]
  *
  * Each mode prints one JSON object on stdout when it ends (send on SIGTERM or
  * when done, sink when its window closes or it goes idle, echo on SIGTERM).
@@ -75,9 +75,10 @@ typedef struct options {
   int has_bind;
   const char *bind_ip;
   long sources, payload, duration_ms, count, rate, warmup, warmup_ms, window_ms, idle_exit_ms,
-      timeout_ms, total, sources_per_gen, per_source, cpu_pid;
+      timeout_ms, total, sources_per_gen, per_source, cpu_pid, targets, count_from;
   unsigned net_a; /* second octet of the flood's source addresses 127.A.x.y */
   uint32_t ssrc_base;
+  uint32_t ssrc; /* sink: the SSRC whose distinct packets are counted (0 = the first seen) */
   int rtp;
 } options;
 
@@ -137,7 +138,10 @@ static options parse_options(int argc, char **argv) {
     else if (strcmp(k, "--total") == 0) o.total = atol(v);
     else if (strcmp(k, "--sources-per-gen") == 0) o.sources_per_gen = atol(v);
     else if (strcmp(k, "--per-source") == 0) o.per_source = atol(v);
+    else if (strcmp(k, "--targets") == 0) o.targets = atol(v);
+    else if (strcmp(k, "--count-from") == 0) o.count_from = atol(v);
     else if (strcmp(k, "--ssrc-base") == 0) o.ssrc_base = (uint32_t)strtoul(v, NULL, 0);
+    else if (strcmp(k, "--ssrc") == 0) o.ssrc = (uint32_t)strtoul(v, NULL, 0);
     else if (strcmp(k, "--net") == 0) {
       o.net_a = (unsigned)atoi(v);
       if (o.net_a < 1 || o.net_a > 255) usage();
@@ -149,6 +153,13 @@ static options parse_options(int argc, char **argv) {
   }
   if (o.sources < 1) o.sources = 1;
   return o;
+}
+
+static int bound_port(int fd) {
+  struct sockaddr_in local;
+  socklen_t len = sizeof local;
+  if (getsockname(fd, (struct sockaddr *)&local, &len) != 0) return -1;
+  return ntohs(local.sin_port);
 }
 
 static int udp_socket(int buffer_bytes) {
@@ -314,12 +325,12 @@ static int run_sink(const options *o) {
     msgs[i].msg_hdr.msg_iov = &iovs[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  /* Distinct RTP packet indexes of the first SSRC seen (the flood test's established session). */
+  /* Distinct RTP packet indexes of one SSRC (the flood test's established session). */
   distinct_counter distinct = {calloc(1u << 21, 1), (uint64_t)1 << 24, 0, 0};
   if (distinct.bits == NULL) die("calloc");
-  uint32_t tracked_ssrc = 0;
-  int tracking = 0;
-  printf("{\"mode\":\"sink\",\"ready\":true}\n");
+  uint32_t tracked_ssrc = o->ssrc;
+  int tracking = o->ssrc != 0;
+  printf("{\"mode\":\"sink\",\"ready\":true,\"port\":%d}\n", bound_port(fd));
   fflush(stdout);
 
   uint64_t packets = 0, bytes = 0, first_ns = 0, last_ns = 0;
@@ -366,7 +377,9 @@ static int run_sink(const options *o) {
           tracking = 1;
           tracked_ssrc = ssrc;
         }
-        if (ssrc == tracked_ssrc) distinct_add(&distinct, get_u64le(bufs[i] + RTP_HEADER));
+        uint64_t index = get_u64le(bufs[i] + RTP_HEADER);
+        /* --count-from skips a session's start (e.g. while it was being classified). */
+        if (ssrc == tracked_ssrc && index >= (uint64_t)o->count_from) distinct_add(&distinct, index);
       }
     }
   }
@@ -397,7 +410,7 @@ static int run_echo(const options *o) {
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
   struct sockaddr_in peers[BATCH];
-  printf("{\"mode\":\"echo\",\"ready\":true}\n");
+  printf("{\"mode\":\"echo\",\"ready\":true,\"port\":%d}\n", bound_port(fd));
   fflush(stdout);
   uint64_t echoed = 0;
   while (!stop_requested) {
@@ -532,10 +545,12 @@ static int run_flood(const options *o) {
       local.sin_addr.s_addr = htonl((127u << 24) | ((o->net_a & 0xFFu) << 16) | (host & 0xFFFFu));
       local.sin_port = htons((uint16_t)port);
       address_index++;
-      int one = 1;
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      /* --targets K spreads the sources over K consecutive listener ports. */
+      struct sockaddr_in target = o->target;
+      if (o->targets > 1)
+        target.sin_port = htons((uint16_t)(ntohs(o->target.sin_port) + (address_index - 1) % (uint64_t)o->targets));
       if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0 ||
-          connect(fd, (struct sockaddr *)&o->target, sizeof o->target) != 0) {
+          connect(fd, (struct sockaddr *)&target, sizeof target) != 0) {
         close(fd);
         continue;
       }

@@ -180,7 +180,8 @@ int main(int argc, char **argv) {
 
   gm_dp_options o = {.threads = 2, .max_sessions = 64, .queue_capacity = 64, .event_capacity = 64,
                      .idle_ms = 300, .pending_ms = 2000, .sweep_ms = 50, .batch = 32, .max_datagram = 2048,
-                     .pending_window = 8, .source_burst = 8, .source_rate = 16, .stats_every = 16};
+                     .pending_window = 8, .source_burst = 8, .source_rate = 16, .flow_burst = 64,
+                     .flow_rate = 1000, .stats_every = 16};
   o.shared = calloc(1, gm_dp_shared_bytes(&o));
   gm_dp *dp = NULL;
   int err = 0;
@@ -209,8 +210,9 @@ int main(int argc, char **argv) {
   CHECK(settled_counter(&o, GM_DP_C_tx_upstream_packets, 2 * n) == 2 * n, "tx_upstream_packets");
   CHECK(settled_counter(&o, GM_DP_C_rx_upstream_packets, 2 * n) == 2 * n, "rx_upstream_packets");
   CHECK(settled_counter(&o, GM_DP_C_tx_client_packets, 2 * n) == 2 * n, "tx_client_packets");
-  /* Both flows go to the same pod, so they need two local ports, on one thread or two. */
-  CHECK(counter(&o, GM_DP_C_upstream_sockets) == 2, "two flows to one pod, two upstream sockets");
+  /* The second flow starts after the first went idle: on the same thread it reuses the freed socket. */
+  uint64_t sockets = counter(&o, GM_DP_C_upstream_sockets);
+  CHECK(sockets >= 1 && sockets <= 2, "upstream sockets %llu", (unsigned long long)sockets);
   CHECK(counter(&o, GM_DP_C_closed_idle) == 1, "one idle close");
 
   gm_dp_event events[64];

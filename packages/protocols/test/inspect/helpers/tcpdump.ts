@@ -52,6 +52,9 @@ export async function captureWith<T>(
   });
   try {
     await listening(child);
+    // tcpdump reports "listening" as it activates the capture; on `any` the
+    // per-interface sockets can still be attaching for a moment after it.
+    await delay(options.iface === 'any' ? 300 : 100);
     const result = await traffic();
     // SIGINT drops what tcpdump has not yet taken from the kernel, so wait for the file to hold it all.
     const deadline = Date.now() + 5000;

@@ -1,0 +1,389 @@
+/*
+ * The I/O thread. Per readable socket: recvmmsg a batch, look each datagram's
+ * flow up (one hash probe), feed the flow's tracker, append it to the send
+ * batch, then sendmmsg the batch in runs per destination socket. Datagrams
+ * are sent straight from the receive buffers; nothing is allocated per packet.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "dataplane/dp_internal.h"
+
+#define ROUNDS_PER_WAKE 8 /* batches read from one socket before others get a turn */
+#define EVENTS_PER_DATAGRAM 4
+
+/* ---- send batch ---- */
+
+static void tx_flush(dp_thread *t) {
+  uint32_t i = 0;
+  while (i < t->tx_count) {
+    int fd = t->tx_fd[i];
+    int counter = t->tx_counter_packets[i];
+    uint32_t end = i + 1;
+    while (end < t->tx_count && t->tx_fd[end] == fd && t->tx_counter_packets[end] == counter) end++;
+    while (i < end) {
+      int n = sendmmsg(fd, &t->tx[i], end - i, MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        /* A full socket buffer drops the rest of the run; any other error drops one datagram. */
+        uint32_t dropped = errno == EAGAIN || errno == EWOULDBLOCK ? end - i : 1;
+        dp_count(t, GM_DP_C_drop_send_error, dropped);
+        i += dropped;
+        continue;
+      }
+      uint64_t bytes = 0;
+      for (int k = 0; k < n; k++) bytes += t->tx_iov[i + (uint32_t)k].iov_len;
+      dp_count(t, counter, (uint64_t)n);
+      dp_count(t, counter + 1, bytes);
+      i += (uint32_t)n;
+    }
+  }
+  t->tx_count = 0;
+}
+
+static void tx_append(dp_thread *t, int fd, const uint8_t *data, size_t len, const gm_dp_addr *to, int counter) {
+  if (t->tx_count == GM_DP_MAX_BATCH) tx_flush(t);
+  uint32_t i = t->tx_count++;
+  t->tx_fd[i] = fd;
+  t->tx_counter_packets[i] = counter;
+  t->tx_iov[i].iov_base = (void *)data;
+  t->tx_iov[i].iov_len = len;
+  struct msghdr *m = &t->tx[i].msg_hdr;
+  m->msg_name = &t->tx_to[i];
+  m->msg_namelen = dp_addr_to_sockaddr(to, &t->tx_to[i]);
+  m->msg_iov = &t->tx_iov[i];
+  m->msg_iovlen = 1;
+  m->msg_control = NULL;
+  m->msg_controllen = 0;
+  m->msg_flags = 0;
+}
+
+/* ---- flows ---- */
+
+static void observe(dp_thread *t, dp_flow *flow, const uint8_t *data, size_t len, int dir, double at) {
+  gm_event events[EVENTS_PER_DATAGRAM];
+  int n = gm_tracker_observe(&flow->tracker, data, len, dir, at, events, EVENTS_PER_DATAGRAM);
+  for (int i = 0; i < n; i++) {
+    if (events[i].type == GM_EVENT_OPENED && !flow->opened_emitted) {
+      dp_flow_emit(t, flow, GM_EVENT_OPENED, GM_CLOSE_NONE, &events[i].key, events[i].at_ms);
+    } else if (events[i].type == GM_EVENT_CLOSED) {
+      dp_flow_close(t, flow, events[i].reason, events[i].at_ms);
+      return; /* a closed session is no longer tracked */
+    }
+  }
+}
+
+static void account(dp_flow *flow, int dir, size_t len, double at, uint64_t mono) {
+  flow->packets[dir]++;
+  flow->bytes[dir] += len;
+  if (flow->first_at == 0) flow->first_at = at;
+  flow->last_at = at;
+  flow->last_mono_ms = mono;
+}
+
+static void forward_to_upstream(dp_thread *t, dp_flow *flow, const uint8_t *data, size_t len, double at,
+                                uint64_t mono) {
+  account(flow, GM_DIR_FORWARD, len, at, mono);
+  if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
+    observe(t, flow, data, len, GM_DIR_FORWARD, at);
+  }
+  if (++flow->since_stats >= t->dp->options.stats_every && flow->opened_emitted) dp_session_publish(t, flow);
+  tx_append(t, t->ups.socks[flow->upstream_sock].fd, data, len, &flow->upstream, GM_DP_C_tx_upstream_packets);
+}
+
+/* Gives a flow its upstream and tracker. Returns 0, or -1 after removing the flow. */
+static int assign(dp_thread *t, dp_flow *flow, int proto, const gm_tracker_config *config,
+                  const gm_dp_addr *upstream, double at) {
+  int sock = dp_upstream_acquire(t, upstream);
+  if (sock < 0) {
+    dp_count(t, GM_DP_C_drop_upstream_socket, 1);
+    dp_flow_remove(t, flow, GM_CLOSE_NONE, at);
+    return -1;
+  }
+  flow->upstream = *upstream;
+  flow->upstream_sock = (uint32_t)sock;
+  dp_table_link_reverse(&t->table, flow);
+  gm_tracker_init(&flow->tracker, proto, config);
+  flow->state = DP_FLOW_ACTIVE;
+  /* An untracked flow has no protocol to say when it opens: it is a session from now on. */
+  if (flow->tracker.proto == GM_PROTO_NONE) dp_flow_emit(t, flow, GM_EVENT_OPENED, GM_CLOSE_NONE, NULL, at);
+  return 0;
+}
+
+static dp_flow *create_flow(dp_thread *t, uint16_t listener, const gm_dp_addr *client, double at, uint64_t mono) {
+  dp_flow *flow = dp_table_insert(&t->table, listener, client);
+  if (flow == NULL) {
+    dp_count(t, GM_DP_C_drop_table_full, 1);
+    return NULL;
+  }
+  flow->gen = ++t->gen_counter;
+  flow->first_at = at;
+  flow->last_mono_ms = mono;
+  dp_count(t, GM_DP_C_flows_created, 1);
+  dp_gauge(t, GM_DP_C_flows_active, t->table.used);
+  return flow;
+}
+
+static int queue_datagram(dp_thread *t, dp_flow *flow, const uint8_t *data, size_t len, double at) {
+  dp_queued entry = {
+      .flow = {t->index, t->slot_base + dp_table_slot(&t->table, flow), flow->gen},
+      .listener = flow->listener,
+      .client = flow->client,
+      .at_ms = at,
+      .len = (uint32_t)len,
+  };
+  return dp_queue_push(t, &entry, data);
+}
+
+static void new_flow(dp_thread *t, uint16_t li, const gm_dp_addr *client, const uint8_t *data, size_t len,
+                     double at, uint64_t mono) {
+  const gm_dp_listener_config *config = &t->listeners[li].config;
+  if (config->fixed_proto != GM_DP_PROTO_ASK && config->has_upstream) {
+    dp_flow *flow = create_flow(t, li, client, at, mono);
+    if (flow == NULL) return;
+    if (assign(t, flow, config->fixed_proto, &config->tracker, &config->upstream, at) != 0) return;
+    forward_to_upstream(t, flow, data, len, at, mono);
+    return;
+  }
+  if (!dp_source_allow(t, client, mono)) {
+    dp_count(t, GM_DP_C_drop_source_budget, 1);
+    return;
+  }
+  if (!dp_flow_budget_allow(t, mono)) {
+    dp_count(t, GM_DP_C_drop_new_flow_rate, 1);
+    return;
+  }
+  dp_queue *q = &t->queue;
+  if (atomic_load_explicit(&q->head, memory_order_relaxed) -
+          atomic_load_explicit(&q->tail, memory_order_acquire) >
+      q->mask) {
+    dp_count(t, GM_DP_C_drop_queue_full, 1);
+    return;
+  }
+  dp_flow *flow = create_flow(t, li, client, at, mono);
+  if (flow == NULL) return;
+  flow->state = DP_FLOW_PENDING;
+  flow->pending_count = 1;
+  queue_datagram(t, flow, data, len, at);
+}
+
+static void from_client(dp_thread *t, uint16_t li, const uint8_t *data, size_t len, const struct sockaddr_in6 *from,
+                        double at, uint64_t mono) {
+  gm_dp_addr client;
+  dp_addr_from_sockaddr(&client, from);
+  dp_flow *flow = dp_table_find(&t->table, li, &client);
+  if (flow == NULL) {
+    new_flow(t, li, &client, data, len, at, mono);
+    return;
+  }
+  switch (flow->state) {
+    case DP_FLOW_ACTIVE:
+    case DP_FLOW_CLOSED:
+      forward_to_upstream(t, flow, data, len, at, mono);
+      return;
+    case DP_FLOW_PENDING:
+      if (flow->pending_count >= t->dp->options.pending_window) {
+        dp_count(t, GM_DP_C_drop_pending_window, 1);
+      } else if (!dp_flow_budget_allow(t, mono)) {
+        dp_count(t, GM_DP_C_drop_new_flow_rate, 1);
+      } else if (!queue_datagram(t, flow, data, len, at)) {
+        dp_count(t, GM_DP_C_drop_queue_full, 1);
+      } else {
+        flow->pending_count++;
+      }
+      return;
+    default: /* denied: keep it denied while the source keeps sending */
+      flow->last_mono_ms = mono;
+      dp_count(t, GM_DP_C_drop_flow_denied, 1);
+      return;
+  }
+}
+
+static void from_upstream(dp_thread *t, uint32_t sock, const uint8_t *data, size_t len,
+                          const struct sockaddr_in6 *from, double at, uint64_t mono) {
+  gm_dp_addr pod;
+  dp_addr_from_sockaddr(&pod, from);
+  dp_flow *flow = dp_table_find_reverse(&t->table, sock, &pod);
+  if (flow == NULL || (flow->state != DP_FLOW_ACTIVE && flow->state != DP_FLOW_CLOSED)) {
+    dp_count(t, GM_DP_C_drop_unknown_source, 1);
+    return;
+  }
+  account(flow, GM_DIR_REVERSE, len, at, mono);
+  if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
+    observe(t, flow, data, len, GM_DIR_REVERSE, at);
+  }
+  if (++flow->since_stats >= t->dp->options.stats_every && flow->opened_emitted) dp_session_publish(t, flow);
+  tx_append(t, t->listeners[flow->listener].fd, data, len, &flow->client, GM_DP_C_tx_client_packets);
+}
+
+/* ---- sockets ---- */
+
+static void read_socket(dp_thread *t, int fd, int is_listener, uint32_t index) {
+  uint32_t batch = t->dp->options.batch;
+  uint32_t slot_bytes = t->dp->options.max_datagram;
+  int rx_packets = is_listener ? GM_DP_C_rx_client_packets : GM_DP_C_rx_upstream_packets;
+  for (int round = 0; round < ROUNDS_PER_WAKE; round++) {
+    for (uint32_t i = 0; i < batch; i++) {
+      t->rx[i].msg_hdr.msg_namelen = sizeof t->rx_from[i];
+      t->rx[i].msg_hdr.msg_flags = 0;
+    }
+    int n = recvmmsg(fd, t->rx, batch, MSG_DONTWAIT, NULL);
+    if (n <= 0) return;
+    double at = dp_now_ms();
+    uint64_t mono = dp_mono_ms();
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++) {
+      const uint8_t *data = t->rx_data + (size_t)i * slot_bytes;
+      size_t len = t->rx[i].msg_len;
+      bytes += len;
+      if (t->rx[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        dp_count(t, GM_DP_C_drop_oversize, 1);
+        continue;
+      }
+      if (is_listener) {
+        from_client(t, (uint16_t)index, data, len, &t->rx_from[i], at, mono);
+      } else {
+        from_upstream(t, index, data, len, &t->rx_from[i], at, mono);
+      }
+    }
+    dp_count(t, rx_packets, (uint64_t)n);
+    dp_count(t, rx_packets + 1, bytes);
+    tx_flush(t);
+    if ((uint32_t)n < batch) return;
+  }
+}
+
+/* ---- commands from the control thread ---- */
+
+void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_t mono_ms) {
+  switch (cmd->type) {
+    case DP_CMD_LISTENER: {
+      dp_listener *l = &t->listeners[cmd->listener];
+      l->fd = cmd->fd;
+      l->config = cmd->config;
+      cmd->fd = -1; /* owned by the listener now */
+      struct epoll_event ev = {.events = EPOLLIN, .data.u64 = dp_tag(DP_TAG_LISTENER, (uint32_t)cmd->listener)};
+      epoll_ctl(t->epfd, EPOLL_CTL_ADD, l->fd, &ev);
+      return;
+    }
+    case DP_CMD_UPSTREAM:
+      t->listeners[cmd->listener].config.upstream = cmd->config.upstream;
+      t->listeners[cmd->listener].config.has_upstream = 1;
+      return;
+    default:
+      break;
+  }
+  uint32_t local = cmd->flow.slot - t->slot_base;
+  if (cmd->flow.slot < t->slot_base || local >= t->table.capacity) return;
+  dp_flow *flow = &t->table.flows[local];
+  if (flow->state == DP_FLOW_FREE || flow->gen != cmd->flow.gen) return; /* gone: idle or replaced */
+  if (cmd->type == DP_CMD_DROP) {
+    if (flow->state == DP_FLOW_PENDING) {
+      flow->state = DP_FLOW_DENIED;
+      flow->last_mono_ms = mono_ms;
+    }
+    return;
+  }
+  if (flow->state == DP_FLOW_PENDING) {
+    if (assign(t, flow, cmd->assign.proto, &cmd->assign.tracker, &cmd->assign.upstream, now_ms) != 0) return;
+  }
+  if (flow->state != DP_FLOW_ACTIVE && flow->state != DP_FLOW_CLOSED) return;
+  for (size_t i = 0; i < cmd->held_count; i++) {
+    const gm_dp_datagram *d = &cmd->held[i];
+    forward_to_upstream(t, flow, d->data, d->len, d->at_ms, mono_ms);
+  }
+  tx_flush(t);
+}
+
+static void run_commands(dp_thread *t) {
+  uint64_t value;
+  while (read(t->wake_fd, &value, sizeof value) > 0) {
+  }
+  pthread_mutex_lock(&t->lock);
+  dp_command *list = t->commands;
+  t->commands = NULL;
+  pthread_mutex_unlock(&t->lock);
+  double now = dp_now_ms();
+  uint64_t mono = dp_mono_ms();
+  while (list != NULL) {
+    dp_command *next = list->next;
+    dp_thread_run_command(t, list, now, mono);
+    if (list->fd >= 0) close(list->fd);
+    free(list);
+    list = next;
+  }
+}
+
+/* ---- idle sweep ---- */
+
+static void sweep(dp_thread *t, double now, uint64_t mono) {
+  const gm_dp_options *o = &t->dp->options;
+  for (uint32_t i = 0; i < t->table.capacity && t->table.used > 0; i++) {
+    dp_flow *flow = &t->table.flows[i];
+    if (flow->state == DP_FLOW_FREE) continue;
+    uint64_t quiet = mono - flow->last_mono_ms;
+    if (flow->state == DP_FLOW_PENDING) {
+      if (quiet >= o->pending_ms) {
+        dp_count(t, GM_DP_C_drop_pending_timeout, 1);
+        dp_flow_remove(t, flow, GM_CLOSE_NONE, now);
+      }
+    } else if (quiet >= o->idle_ms) {
+      dp_flow_remove(t, flow, GM_CLOSE_IDLE, now);
+    } else if (flow->since_stats > 0 && flow->opened_emitted) {
+      dp_session_publish(t, flow);
+    }
+  }
+  dp_gauge(t, GM_DP_C_queue_depth,
+           atomic_load_explicit(&t->queue.head, memory_order_relaxed) -
+               atomic_load_explicit(&t->queue.tail, memory_order_acquire));
+  dp_count(t, GM_DP_C_sweeps, 1);
+}
+
+void dp_thread_shutdown_sessions(dp_thread *t, double now_ms) {
+  for (uint32_t i = 0; i < t->table.capacity && t->table.used > 0; i++) {
+    dp_flow *flow = &t->table.flows[i];
+    if (flow->state != DP_FLOW_FREE) dp_flow_remove(t, flow, GM_CLOSE_PROXY_SHUTDOWN, now_ms);
+  }
+}
+
+static void notify(dp_thread *t) {
+  if (!t->pushed) return;
+  t->pushed = 0;
+  gm_dp *dp = t->dp;
+  if (dp->options.notify != NULL && !atomic_exchange(&dp->wake_pending, 1)) dp->options.notify(dp->options.notify_ctx);
+}
+
+void *dp_thread_main(void *arg) {
+  dp_thread *t = arg;
+  gm_dp *dp = t->dp;
+  struct epoll_event events[64];
+  t->next_sweep_ms = dp_mono_ms() + dp->options.sweep_ms;
+  while (!atomic_load(&dp->stopping)) {
+    uint64_t mono = dp_mono_ms();
+    int timeout = mono >= t->next_sweep_ms ? 0 : (int)(t->next_sweep_ms - mono);
+    int n = epoll_wait(t->epfd, events, 64, timeout);
+    for (int i = 0; i < n; i++) {
+      uint64_t tag = events[i].data.u64;
+      uint32_t kind = (uint32_t)(tag >> 32), index = (uint32_t)tag;
+      if (kind == DP_TAG_WAKE) {
+        run_commands(t);
+      } else if (kind == DP_TAG_LISTENER) {
+        read_socket(t, t->listeners[index].fd, 1, index);
+      } else if (kind == DP_TAG_UPSTREAM && index < t->ups.count) {
+        read_socket(t, t->ups.socks[index].fd, 0, index);
+      }
+    }
+    mono = dp_mono_ms();
+    if (mono >= t->next_sweep_ms) {
+      sweep(t, dp_now_ms(), mono);
+      t->next_sweep_ms = mono + dp->options.sweep_ms;
+    }
+    notify(t);
+  }
+  dp_thread_shutdown_sessions(t, dp_now_ms());
+  notify(t);
+  return NULL;
+}

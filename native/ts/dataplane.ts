@@ -1,0 +1,461 @@
+import { EventEmitter } from 'node:events';
+import { type CloseReason, type Datagram, hex } from '@gamemesh/core';
+import {
+  binding,
+  type RawBinding,
+  type RawEvent,
+  type RawHandle,
+  type RawNewDatagram,
+} from './binding.js';
+import { callAddon, NativeError, nativeError } from './errors.js';
+import {
+  type CounterValues,
+  type NativeCounters,
+  type SessionSnapshot,
+  SharedMemory,
+} from './memory.js';
+import {
+  argumentIssue,
+  type DataPlaneOptions,
+  type Endpoint,
+  endpoint,
+  integerIn,
+  isRecord,
+  type ListenerOptions,
+  NATIVE_CLOSE_REASONS,
+  NATIVE_PROTOCOL_IDS,
+  type NativeProtocol,
+  protocolId,
+  resolveOptions,
+  type TrackerOptions,
+  trackerArgs,
+} from './options.js';
+import { RouteTable } from './routes.js';
+
+export interface ClientEndpoint extends Endpoint {
+  readonly family: 4 | 6;
+}
+
+/** A flow the data plane does not know yet: TS classifies it and answers. */
+export interface NewFlow {
+  /** `thread:slot:generation`, also the `flow` of the session's events. */
+  readonly id: string;
+  readonly listener: number;
+  readonly client: ClientEndpoint;
+  /** The flow's datagrams so far (direction forward); grows until answered. */
+  readonly datagrams: readonly Datagram[];
+  readonly answered: boolean;
+}
+
+export type FlowAnswer =
+  | { readonly drop: true }
+  | {
+      readonly protocol: NativeProtocol;
+      readonly tracker?: TrackerOptions;
+      /** Where to send the flow. Or `key`: the upstream of a route installed for that key. */
+      readonly upstream?: Endpoint;
+      readonly key?: string;
+    };
+
+export interface SessionEvent {
+  readonly flow: string;
+  /** Slot of the session's block in shared memory: see session(slot). */
+  readonly slot: number;
+  readonly listener: number;
+  readonly protocol: NativeProtocol;
+  readonly key: string | null;
+  readonly at: number;
+  readonly client: Endpoint;
+  readonly upstream: Endpoint;
+}
+
+export interface SessionClosed extends SessionEvent {
+  readonly reason: CloseReason;
+  readonly packets: { readonly forward: number; readonly reverse: number };
+  readonly bytes: { readonly forward: number; readonly reverse: number };
+}
+
+export interface DataPlaneEvents {
+  newFlow: [flow: NewFlow];
+  flowDatagram: [flow: NewFlow, datagram: Datagram];
+  opened: [session: SessionEvent];
+  closed: [session: SessionClosed];
+}
+
+export interface Listener {
+  readonly id: number;
+  readonly address: string;
+  readonly port: number;
+  readonly mode: 'port' | 'key';
+}
+
+interface FlowRecord {
+  readonly id: string;
+  readonly thread: number;
+  readonly slot: number;
+  readonly gen: number;
+  readonly listener: number;
+  readonly client: ClientEndpoint;
+  readonly datagrams: Datagram[];
+  answered: boolean;
+  /** What was answered: late datagrams follow it. null = dropped. */
+  decision: {
+    proto: number;
+    tracker: [number, number, number];
+    upstream: [number, string, number];
+  } | null;
+  touchedAt: number;
+}
+
+const LATE_DATAGRAM_GRACE_MS = 2000;
+
+/** Creates a native data plane: I/O threads start at once, listeners are added afterwards. */
+export function createDataPlane(options: DataPlaneOptions = {}): DataPlane {
+  const raw = resolveOptions(options);
+  return new DataPlane(binding(), raw.threads, raw.pendingMs, raw);
+}
+
+type EventListener<K extends keyof DataPlaneEvents> = (...args: DataPlaneEvents[K]) => void;
+
+/**
+ * One native data plane. Events are delivered in batches, one wake-up per
+ * batch of I/O thread work, never per forwarded datagram; none fire after
+ * close() returns (the proxy_shutdown closes fire inside close()).
+ */
+export class DataPlane {
+  private readonly events = new EventEmitter<DataPlaneEvents>();
+  private handle: RawHandle | null;
+  private readonly memory: SharedMemory;
+  private readonly flows = new Map<string, FlowRecord>();
+  private readonly listeners_: Listener[] = [];
+  private readonly portUpstreams = new Map<number, Endpoint>();
+  private readonly routes = new RouteTable();
+  private readonly sessionKeys = new Map<string, string | null>();
+  private noRoute = 0;
+
+  /** @internal use createDataPlane() */
+  constructor(
+    private readonly addon: RawBinding,
+    readonly threads: number,
+    private readonly pendingMs: number,
+    raw: Parameters<RawBinding['create']>[0],
+  ) {
+    const created = callAddon(() =>
+      addon.create(raw, (datagrams, events) => this.onBatch(datagrams, events)),
+    );
+    this.handle = created.handle;
+    this.memory = new SharedMemory(
+      created.memory,
+      addon.constants,
+      threads,
+      created.layout.slotsPerThread,
+      created.layout.sessionsOffset,
+    );
+  }
+
+  on<K extends keyof DataPlaneEvents>(event: K, listener: EventListener<K>): this {
+    this.events.on(event, listener as never);
+    return this;
+  }
+
+  once<K extends keyof DataPlaneEvents>(event: K, listener: EventListener<K>): this {
+    this.events.once(event, listener as never);
+    return this;
+  }
+
+  off<K extends keyof DataPlaneEvents>(event: K, listener: EventListener<K>): this {
+    this.events.off(event, listener as never);
+    return this;
+  }
+
+  private emit<K extends keyof DataPlaneEvents>(event: K, ...args: DataPlaneEvents[K]): void {
+    (this.events.emit as (event: K, ...args: DataPlaneEvents[K]) => boolean)(event, ...args);
+  }
+
+  get closed(): boolean {
+    return this.handle === null;
+  }
+
+  get listeners(): readonly Listener[] {
+    return this.listeners_;
+  }
+
+  addListener(options: ListenerOptions): Listener {
+    const handle = this.open();
+    if (!isRecord(options)) argumentIssue('listener options must be an object');
+    const [family, address, port] = endpoint(
+      { address: options.address, port: options.port ?? 0 },
+      'listener',
+      true,
+    );
+    if (options.mode !== 'port' && options.mode !== 'key')
+      argumentIssue("mode must be 'port' or 'key'");
+    const upstream = options.upstream === undefined ? null : endpoint(options.upstream, 'upstream');
+    if (options.mode === 'port' && upstream === null)
+      argumentIssue('a port-mode listener needs an upstream');
+    if (options.protocol !== undefined && options.mode !== 'port') {
+      argumentIssue('a fixed protocol needs port mode (key mode resolves each flow in TS)');
+    }
+    const fixed = options.protocol === undefined ? 0xff : protocolId(options.protocol, 'protocol');
+    const [variant, clock, maxPush] = trackerArgs(options.tracker, 'tracker');
+    const result = callAddon(() =>
+      this.addon.addListener(
+        handle,
+        family,
+        address,
+        port,
+        options.mode === 'port' ? 0 : 1,
+        fixed,
+        upstream?.[0] ?? 0,
+        upstream?.[1] ?? '',
+        upstream?.[2] ?? 0,
+        variant,
+        clock,
+        maxPush,
+      ),
+    );
+    const listener: Listener = Object.freeze({
+      id: result.id,
+      address,
+      port: result.port,
+      mode: options.mode,
+    });
+    this.listeners_.push(listener);
+    if (options.upstream !== undefined)
+      this.portUpstreams.set(listener.id, { ...options.upstream });
+    return listener;
+  }
+
+  /** Changes a port-mode listener's upstream for flows opened from now on. */
+  setUpstream(listener: number, upstream: Endpoint): void {
+    const handle = this.open();
+    this.knownListener(listener);
+    const [family, address, port] = endpoint(upstream, 'upstream');
+    callAddon(() => this.addon.setUpstream(handle, listener, family, address, port));
+    this.portUpstreams.set(listener, { address, port });
+  }
+
+  /**
+   * Installs a route ahead of traffic: a flow answered with `{ key }` on this
+   * listener goes to `upstream` until `expiresAt` (ms since the epoch).
+   * Routes live in the wrapper: keys are resolved once per new flow, in TS.
+   */
+  installRoute(
+    listener: number,
+    key: string,
+    upstream: Endpoint,
+    expiresAt = Number.POSITIVE_INFINITY,
+  ): void {
+    this.open();
+    this.knownListener(listener);
+    if (typeof key !== 'string' || key.length === 0)
+      argumentIssue('key must be a non-empty string');
+    endpoint(upstream, 'upstream');
+    if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt))
+      argumentIssue('expiresAt must be a number');
+    this.routes.install(
+      listener,
+      key,
+      { address: upstream.address, port: upstream.port },
+      expiresAt,
+    );
+  }
+
+  removeRoute(listener: number, key: string): boolean {
+    this.open();
+    return this.routes.remove(listener, key);
+  }
+
+  route(listener: number, key: string, now = Date.now()): Endpoint | null {
+    return this.routes.lookup(listener, key, now);
+  }
+
+  /** Decides a new flow: its held datagrams are forwarded first, then the flow runs natively. */
+  answer(flow: NewFlow | string, decision: FlowAnswer): void {
+    const handle = this.open();
+    const id = typeof flow === 'string' ? flow : isRecord(flow) ? flow.id : undefined;
+    const record = typeof id === 'string' ? this.flows.get(id) : undefined;
+    if (record === undefined || record.answered) {
+      throw nativeError('GM_NATIVE_UNKNOWN_FLOW', String(id));
+    }
+    if (!isRecord(decision)) argumentIssue('decision must be an object');
+    if ('drop' in decision && decision.drop === true) {
+      callAddon(() => this.addon.drop(handle, record.thread, record.slot, record.gen));
+      record.answered = true;
+      record.decision = null;
+      return;
+    }
+    const chosen = decision as Exclude<FlowAnswer, { drop: true }>;
+    const proto = protocolId(chosen.protocol, 'protocol');
+    const tracker = trackerArgs(chosen.tracker, 'tracker');
+    let target = chosen.upstream;
+    if (target === undefined && chosen.key !== undefined) {
+      const routed = this.routes.lookup(record.listener, String(chosen.key), Date.now());
+      if (routed === null) {
+        this.noRoute++;
+        callAddon(() => this.addon.drop(handle, record.thread, record.slot, record.gen));
+        record.answered = true;
+        record.decision = null;
+        return;
+      }
+      target = routed;
+    }
+    target ??= this.portUpstreams.get(record.listener);
+    if (target === undefined)
+      argumentIssue('answer needs an upstream, a routed key, or a port-mode listener');
+    const upstream = endpoint(target, 'upstream');
+    callAddon(() =>
+      this.addon.answer(
+        handle,
+        record.thread,
+        record.slot,
+        record.gen,
+        proto,
+        ...tracker,
+        ...upstream,
+        record.datagrams.map((d) => ({ data: d.data, at: d.at })),
+      ),
+    );
+    record.answered = true;
+    record.decision = { proto, tracker, upstream };
+    record.touchedAt = Date.now();
+  }
+
+  /** Counters summed over the I/O threads, read from shared memory (no call into the addon). */
+  counters(): CounterValues {
+    return { ...this.memory.counters(), drop_no_route: this.noRoute };
+  }
+
+  threadCounters(thread: number): NativeCounters {
+    integerIn(thread, 0, this.threads - 1, 'thread', argumentIssue);
+    return this.memory.threadCounters(thread);
+  }
+
+  /** A session's counters and tracker stats (refreshed every statsEvery datagrams and every sweep). */
+  session(slot: number): SessionSnapshot | null {
+    integerIn(slot, 0, this.memory.slots - 1, 'slot', argumentIssue);
+    return this.memory.session(slot);
+  }
+
+  /** Stops the I/O threads and closes every socket. Open sessions close with proxy_shutdown. Idempotent. */
+  close(): void {
+    const handle = this.handle;
+    if (handle === null) return;
+    const last = callAddon(() => this.addon.close(handle));
+    this.handle = null;
+    for (const event of last) this.emitSession(event);
+    this.flows.clear();
+    this.sessionKeys.clear();
+  }
+
+  private open(): RawHandle {
+    if (this.handle === null) throw nativeError('GM_NATIVE_CLOSED');
+    return this.handle;
+  }
+
+  private knownListener(listener: number): void {
+    if (!this.listeners_.some((l) => l.id === listener)) {
+      throw new NativeError('GM_NATIVE_UNKNOWN_LISTENER', String(listener));
+    }
+  }
+
+  private onBatch(datagrams: RawNewDatagram[], events: RawEvent[]): void {
+    if (this.handle === null) return;
+    const now = Date.now();
+    for (const raw of datagrams) this.onNewDatagram(raw, now);
+    for (const event of events) {
+      if (this.handle === null) return;
+      this.emitSession(event);
+    }
+    this.forgetStaleFlows(now);
+  }
+
+  private onNewDatagram(raw: RawNewDatagram, now: number): void {
+    const id = `${raw.thread}:${raw.slot}:${raw.gen}`;
+    const datagram: Datagram = { data: raw.data, direction: 'forward', at: raw.at };
+    const known = this.flows.get(id);
+    if (known === undefined) {
+      const record: FlowRecord = {
+        id,
+        thread: raw.thread,
+        slot: raw.slot,
+        gen: raw.gen,
+        listener: raw.listener,
+        client: { address: raw.address, port: raw.port, family: raw.family === 6 ? 6 : 4 },
+        datagrams: [datagram],
+        answered: false,
+        decision: null,
+        touchedAt: now,
+      };
+      this.flows.set(id, record);
+      this.emit('newFlow', record);
+      return;
+    }
+    known.touchedAt = now;
+    if (!known.answered) {
+      known.datagrams.push(datagram);
+      this.emit('flowDatagram', known, datagram);
+      return;
+    }
+    // Queued before the answer reached the I/O thread: it follows the answer.
+    const d = known.decision;
+    const handle = this.handle;
+    if (d === null || handle === null) return;
+    callAddon(() =>
+      this.addon.answer(
+        handle,
+        known.thread,
+        known.slot,
+        known.gen,
+        d.proto,
+        ...d.tracker,
+        ...d.upstream,
+        [{ data: datagram.data, at: datagram.at }],
+      ),
+    );
+  }
+
+  private forgetStaleFlows(now: number): void {
+    for (const [id, record] of this.flows) {
+      const limit = record.answered
+        ? LATE_DATAGRAM_GRACE_MS
+        : this.pendingMs + LATE_DATAGRAM_GRACE_MS;
+      if (now - record.touchedAt > limit) this.flows.delete(id);
+    }
+  }
+
+  private emitSession(raw: RawEvent): void {
+    const flow = `${raw.thread}:${raw.slot}:${raw.gen}`;
+    const protocol = (Object.keys(NATIVE_PROTOCOL_IDS) as NativeProtocol[])[raw.proto] ?? 'none';
+    const base = {
+      flow,
+      slot: raw.slot,
+      listener: raw.listener,
+      protocol,
+      at: raw.at,
+      client: { address: raw.clientAddress, port: raw.clientPort },
+      upstream: { address: raw.upstreamAddress, port: raw.upstreamPort },
+    };
+    if (raw.type === 1) {
+      const key = formatKey(raw.key);
+      this.sessionKeys.set(flow, key);
+      this.emit('opened', { ...base, key });
+      return;
+    }
+    const key = this.sessionKeys.get(flow) ?? null;
+    this.sessionKeys.delete(flow);
+    this.emit('closed', {
+      ...base,
+      key,
+      reason: NATIVE_CLOSE_REASONS[raw.reason] ?? 'plugin_error',
+      packets: { forward: raw.packetsForward, reverse: raw.packetsReverse },
+      bytes: { forward: raw.bytesForward, reverse: raw.bytesReverse },
+    });
+  }
+}
+
+/** Routing keys as the TS protocols print them: numbers in decimal, byte strings in lowercase hex. */
+function formatKey(key: bigint | Uint8Array | null): string | null {
+  if (key === null) return null;
+  return typeof key === 'bigint' ? key.toString(10) : hex(key);
+}
