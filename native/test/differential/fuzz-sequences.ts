@@ -23,7 +23,11 @@ export function* fuzzedSequences(
       const original = source[j]!;
       const data = random.int(3) === 0 ? mutate(random, original.data, donors) : original.data;
       const direction =
-        random.int(16) === 0 ? (original.direction === 'forward' ? 'reverse' : 'forward') : original.direction;
+        random.int(16) === 0
+          ? original.direction === 'forward'
+            ? 'reverse'
+            : 'forward'
+          : original.direction;
       const at = random.int(8) === 0 ? original.at + random.int(5000) - 2500 : original.at;
       out.push({ data, direction, at });
     }

@@ -6,7 +6,12 @@ import type { NativeConfig } from './support.js';
 export type KcpProtocol = ReturnType<typeof kcp.create>;
 
 /** gm_kcp_variant in native/src/trackers/kcp.h; strings that are no variant mean auto-detection (0). */
-const NATIVE_VARIANT: Readonly<Record<string, number>> = { raw: 1, fec: 2, 'crypt-none': 3, kcp2k: 4 };
+const NATIVE_VARIANT: Readonly<Record<string, number>> = {
+  raw: 1,
+  fec: 2,
+  'crypt-none': 3,
+  kcp2k: 4,
+};
 const NO_FEC = 0x10;
 const NO_CRYPT_NONE = 0x20;
 const NO_KCP2K = 0x40;
@@ -22,7 +27,10 @@ export function nativeKcpConfig(variant: string, protocol: KcpProtocol): NativeC
 }
 
 /** The variant the classifier pins a flow to, as the proxy hands it to the tracker. */
-export function classifiedKcpVariant(datagrams: readonly Datagram[], protocol: KcpProtocol = kcp.create()): string {
+export function classifiedKcpVariant(
+  datagrams: readonly Datagram[],
+  protocol: KcpProtocol = kcp.create(),
+): string {
   const flow = createFlow(createClassifier(createRegistry({ protocols: [protocol] })));
   for (const datagram of datagrams) {
     flow.observe(datagram);

@@ -91,7 +91,10 @@ test('live: kcp-go FEC and crypt=none (with and without FEC) agree', async () =>
   const { fecExchange, cryptNoneExchange } = await loadVectors();
   const fec = await fecExchange();
   const native = assertAgree([...fec.flows[0]!], 'fec');
-  assert.ok(stat(native, 'fecParity') > 0 && stat(native, 'fecData') > 0, 'FEC shards counted natively');
+  assert.ok(
+    stat(native, 'fecParity') > 0 && stat(native, 'fecData') > 0,
+    'FEC shards counted natively',
+  );
   realFlows.push([...fec.flows[0]!]);
   for (const withFec of [false, true]) {
     const crypt = await cryptNoneExchange(withFec);
@@ -153,7 +156,8 @@ test('100k mutated sequences of the real ones agree (variants, framings and limi
   let opened = 0;
   for (const fuzzed of fuzzedSequences(realFlows, 100_000, 0x6b6370)) {
     // Every eighth sequence on a coarse clock: PUSH and ACK at the same instant (RTT 0) happen too.
-    const sequence = sequences % 8 === 7 ? fuzzed.map((d) => ({ ...d, at: Math.floor(d.at / 50) * 50 })) : fuzzed;
+    const sequence =
+      sequences % 8 === 7 ? fuzzed.map((d) => ({ ...d, at: Math.floor(d.at / 50) * 50 })) : fuzzed;
     const protocol = configs[sequences % configs.length]!;
     const variant = variants[(sequences >> 2) % variants.length]!;
     const { native, diff } = compare(sequence, variant, protocol);

@@ -6,7 +6,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import { captureFlows, differences, fixturePath, NATIVE_PROTO, type NativeRun, runNative, runTs } from './support.js';
+import {
+  captureFlows,
+  differences,
+  fixturePath,
+  NATIVE_PROTO,
+  type NativeRun,
+  runNative,
+  runTs,
+} from './support.js';
 
 /**
  * netcode: the native keyless tracker (native/src/trackers/netcode.c) against
@@ -28,7 +36,8 @@ function compare(datagrams: readonly Datagram[]): { native: NativeRun; diff: str
 /** Every datagram lands in exactly one native counter: a packet type or malformed. */
 function countedDatagrams(native: NativeRun): number {
   let total = native.stats.malformed ?? 0;
-  for (const name of native.statNames) if (/^(forward|reverse)[A-Z]/.test(name)) total += native.stats[name] ?? 0;
+  for (const name of native.statNames)
+    if (/^(forward|reverse)[A-Z]/.test(name)) total += native.stats[name] ?? 0;
   return total;
 }
 
@@ -86,7 +95,9 @@ async function liveSessions(): Promise<LiveSessions> {
     await second.connect();
     await helpers.until(() => second.state === 'denied', 3000, 'second client denied');
     const flows = [...relay.byClient().values()];
-    const denied = flows.find((flow) => flow.some((d) => d.direction === 'reverse' && (d.data[0]! & 0x0f) === 1));
+    const denied = flows.find((flow) =>
+      flow.some((d) => d.direction === 'reverse' && (d.data[0]! & 0x0f) === 1),
+    );
     if (denied === undefined) throw new Error('no flow carried a denied packet');
     return { connected, denied };
   } finally {
@@ -158,7 +169,8 @@ test('100k mutated sequences: the trackers agree on every one', async () => {
   let checked = 0;
   for (const sequence of fuzzedSequences(real, 100_000, 0x6e63)) {
     const { diff } = compare(sequence);
-    if (diff.length > 0) assert.unreachable(`sequence ${checked} (${sequence.length} datagrams): ${diff.join('; ')}`);
+    if (diff.length > 0)
+      assert.unreachable(`sequence ${checked} (${sequence.length} datagrams): ${diff.join('; ')}`);
     checked++;
   }
   assert.is(checked, 100_000);

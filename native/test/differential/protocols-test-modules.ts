@@ -14,6 +14,8 @@ import { packageRootNamed } from './support.js';
 export async function importProtocolsTestModule<T>(modulePath: string): Promise<T> {
   const root = packageRootNamed('@gamemesh/protocols');
   const fromSource = import.meta.url.endsWith('.ts');
-  const file = fromSource ? join(root, 'test', `${modulePath}.ts`) : join(root, 'dist', 'test', `${modulePath}.js`);
+  const file = fromSource
+    ? join(root, 'test', `${modulePath}.ts`)
+    : join(root, 'dist', 'test', `${modulePath}.js`);
   return (await import(pathToFileURL(file).href)) as T;
 }

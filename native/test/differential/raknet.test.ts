@@ -4,7 +4,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import { captureFlows, differences, fixturePath, NATIVE_PROTO, type NativeRun, runNative, runTs } from './support.js';
+import {
+  captureFlows,
+  differences,
+  fixturePath,
+  NATIVE_PROTO,
+  type NativeRun,
+  runNative,
+  runTs,
+} from './support.js';
 
 /**
  * RakNet: the native tracker (native/src/trackers/raknet.c) against the TS
@@ -25,13 +33,24 @@ function compare(datagrams: readonly Datagram[]): { native: NativeRun; diff: str
 
 /** Every datagram lands in exactly one native counter. */
 function countedDatagrams(native: NativeRun): number {
-  return ['forwardDatagrams', 'reverseDatagrams', 'ackDatagrams', 'nakDatagrams', 'offlineMessages', 'malformedDatagrams']
+  return [
+    'forwardDatagrams',
+    'reverseDatagrams',
+    'ackDatagrams',
+    'nakDatagrams',
+    'offlineMessages',
+    'malformedDatagrams',
+  ]
     .map((name) => stat(native, name))
     .reduce((a, b) => a + b, 0);
 }
 
 /** Agreement, plus proof that the native tracker parsed a whole real session. */
-function assertSession(datagrams: readonly Datagram[], clientGuid: string | null, label: string): NativeRun {
+function assertSession(
+  datagrams: readonly Datagram[],
+  clientGuid: string | null,
+  label: string,
+): NativeRun {
   const { native, diff } = compare(datagrams);
   assert.equal(diff, [], `${label}: ${diff.join('; ')}`);
   assert.is(countedDatagrams(native), datagrams.length, `${label}: native counted every datagram`);
@@ -46,7 +65,11 @@ function assertSession(datagrams: readonly Datagram[], clientGuid: string | null
     ],
     `${label}: opened by REQUEST_2, closed by the client's disconnect notification`,
   );
-  if (clientGuid !== null) assert.ok(native.events.every((e) => e.key === clientGuid), `${label}: keyed by GUID`);
+  if (clientGuid !== null)
+    assert.ok(
+      native.events.every((e) => e.key === clientGuid),
+      `${label}: keyed by GUID`,
+    );
   return native;
 }
 
@@ -75,11 +98,16 @@ test('capture: raknet-session.pcap agrees (the session and the server socket wak
 });
 
 test('live: raknet-native sessions (protocol 10 and 11) through a relay agree', async () => {
-  const { runRakNetSession } = await importProtocolsTestModule<RakNetSessions>('raknet/raknet-session');
+  const { runRakNetSession } =
+    await importProtocolsTestModule<RakNetSessions>('raknet/raknet-session');
   for (const protocolVersion of [10, 11]) {
     const recording = await runRakNetSession({ relay: true, protocolVersion });
     const datagrams = [...recording.datagrams];
-    const native = assertSession(datagrams, recording.clientGuid, `live protocol ${protocolVersion}`);
+    const native = assertSession(
+      datagrams,
+      recording.clientGuid,
+      `live protocol ${protocolVersion}`,
+    );
     assert.is(native.stats.protocolVersion, protocolVersion);
     assert.ok(native.stats.rttMs !== null, 'connected ping/pong timed natively');
     realFlows.push(datagrams);
@@ -105,7 +133,8 @@ test('100k mutated sequences of the real ones agree', () => {
   let opened = 0;
   for (const fuzzed of fuzzedSequences(realFlows, 100_000, 0x72616b)) {
     // Every eighth sequence on a coarse clock: a ping and its pong at the same instant happen too.
-    const sequence = sequences % 8 === 7 ? fuzzed.map((d) => ({ ...d, at: Math.floor(d.at / 50) * 50 })) : fuzzed;
+    const sequence =
+      sequences % 8 === 7 ? fuzzed.map((d) => ({ ...d, at: Math.floor(d.at / 50) * 50 })) : fuzzed;
     const { native, diff } = compare(sequence);
     if (diff.length > 0) assert.unreachable(`sequence ${sequences}: ${diff.join('; ')}`);
     if (native.events.length > 0) opened++;

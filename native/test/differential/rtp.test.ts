@@ -4,7 +4,15 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import { captureFlows, differences, fixturePath, NATIVE_PROTO, type NativeRun, runNative, runTs } from './support.js';
+import {
+  captureFlows,
+  differences,
+  fixturePath,
+  NATIVE_PROTO,
+  type NativeRun,
+  runNative,
+  runTs,
+} from './support.js';
 
 /**
  * RTP and RTCP: the native tracker (native/src/trackers/rtp.c, rtcp.c)
@@ -29,21 +37,35 @@ function isRtcp(b: Uint8Array): boolean {
   return b.length >= 2 && b[0]! >> 6 === 2 && b[1]! >= 200 && b[1]! <= 207;
 }
 
-function compare(mode: Mode, datagrams: readonly Datagram[], clock: Clock | null): { native: NativeRun; diff: string[] } {
+function compare(
+  mode: Mode,
+  datagrams: readonly Datagram[],
+  clock: Clock | null,
+): { native: NativeRun; diff: string[] } {
   const clockRates = clock === null ? {} : { [String(clock.payloadType)]: clock.hz };
   const protocol = (mode === 'rtp' ? rtp : rtcp).create({ clockRates });
   const ts = runTs(protocol.createTracker({ variant: 'default' }), datagrams);
   const config = clock === null ? {} : { variant: clock.payloadType + 1, clockRateHz: clock.hz };
-  const native = runNative(mode === 'rtp' ? NATIVE_PROTO.rtp : NATIVE_PROTO.rtcp, config, datagrams);
+  const native = runNative(
+    mode === 'rtp' ? NATIVE_PROTO.rtp : NATIVE_PROTO.rtcp,
+    config,
+    datagrams,
+  );
   return { native, diff: differences(ts, native) };
 }
 
-function assertAgree(mode: Mode, datagrams: readonly Datagram[], clock: Clock | null, label: string): NativeRun {
+function assertAgree(
+  mode: Mode,
+  datagrams: readonly Datagram[],
+  clock: Clock | null,
+  label: string,
+): NativeRun {
   const { native, diff } = compare(mode, datagrams, clock);
   assert.equal(diff, [], `${label}: ${diff.join('; ')}`);
   assert.ok(native.events.length > 0, `${label}: native produced no events`);
   const s = native.stats;
-  const counted = (s.rtpPackets ?? 0) + (s.rtpInvalid ?? 0) + (s.rtcpPackets ?? 0) + (s.rtcpInvalid ?? 0);
+  const counted =
+    (s.rtpPackets ?? 0) + (s.rtpInvalid ?? 0) + (s.rtcpPackets ?? 0) + (s.rtcpInvalid ?? 0);
   assert.is(counted, datagrams.length, `${label}: native counted every datagram`);
   return native;
 }
@@ -143,7 +165,12 @@ test('RTT: an RR answering an SR seen the other way', () => {
   rr.set(b.subarray(4, 8), 8); // reportee: the SR's sender
   rr.set(b.subarray(10, 14), 24); // LSR = middle 32 bits of the SR's NTP time
   rr.set([0, 0, 0x10, 0], 28); // DLSR = 1/16 s
-  const native = assertAgree('rtcp', [sr, { data: rr, direction: 'reverse', at: sr.at + 100 }], null, 'rtt');
+  const native = assertAgree(
+    'rtcp',
+    [sr, { data: rr, direction: 'reverse', at: sr.at + 100 }],
+    null,
+    'rtt',
+  );
   assert.ok(Math.abs((native.stats.rttMs ?? Number.NaN) - 37.5) < 1e-9);
 });
 
@@ -169,7 +196,10 @@ test('100k mutated sequences: the trackers agree on every one', () => {
   for (const sequence of fuzzedSequences(real, 100_000, 0x7274)) {
     const mode: Mode = checked % 2 === 0 ? 'rtp' : 'rtcp';
     const { diff } = compare(mode, sequence, clock);
-    if (diff.length > 0) assert.unreachable(`sequence ${checked} (${mode}, ${sequence.length} datagrams): ${diff.join('; ')}`);
+    if (diff.length > 0)
+      assert.unreachable(
+        `sequence ${checked} (${mode}, ${sequence.length} datagrams): ${diff.join('; ')}`,
+      );
     checked++;
   }
   assert.is(checked, 100_000);

@@ -74,13 +74,18 @@ export function packageRootNamed(name: string): string {
   for (;;) {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest)) {
-      const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string; workspaces?: unknown };
+      const parsed = JSON.parse(readFileSync(manifest, 'utf8')) as {
+        name?: string;
+        workspaces?: unknown;
+      };
       if (parsed.name === name) return dir;
       // The monorepo root: the package sits in one of its workspaces.
-      if (parsed.workspaces !== undefined && name === '@gamemesh/protocols') return join(dir, 'packages', 'protocols');
+      if (parsed.workspaces !== undefined && name === '@gamemesh/protocols')
+        return join(dir, 'packages', 'protocols');
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`package ${name} not found above ${fileURLToPath(import.meta.url)}`);
+    if (parent === dir)
+      throw new Error(`package ${name} not found above ${fileURLToPath(import.meta.url)}`);
     dir = parent;
   }
 }
@@ -96,7 +101,8 @@ let loaded: TrackFunction | null = null;
 export function nativeTrack(): TrackFunction {
   if (loaded !== null) return loaded;
   const path =
-    process.env.GM_NATIVE_ADDON ?? join(packageRootNamed('@gamemesh/native'), 'build', 'Release', 'gamemesh_native.node');
+    process.env.GM_NATIVE_ADDON ??
+    join(packageRootNamed('@gamemesh/native'), 'build', 'Release', 'gamemesh_native.node');
   const addon = createRequire(import.meta.url)(path) as { track?: TrackFunction };
   if (typeof addon.track !== 'function') throw new Error(`${path} exports no track()`);
   loaded = addon.track;
@@ -111,11 +117,19 @@ function nativeKey(event: RawNativeEvent): string | null {
   return null;
 }
 
-export function runNative(proto: number, config: NativeConfig, datagrams: readonly Datagram[]): NativeRun {
+export function runNative(
+  proto: number,
+  config: NativeConfig,
+  datagrams: readonly Datagram[],
+): NativeRun {
   const raw = nativeTrack()(
     proto,
     config,
-    datagrams.map((d) => ({ data: d.data, direction: d.direction === 'forward' ? 0 : 1, at: d.at })),
+    datagrams.map((d) => ({
+      data: d.data,
+      direction: d.direction === 'forward' ? 0 : 1,
+      at: d.at,
+    })),
   );
   const events = raw.events.map(
     (e): ComparableEvent => ({
@@ -165,7 +179,8 @@ export function differences(ts: TrackerRun, native: NativeRun): string[] {
   for (let i = 0; i < count; i++) {
     const a = ts.events[i];
     const b = native.events[i];
-    if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`event ${i}: ts ${JSON.stringify(a)} native ${JSON.stringify(b)}`);
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      out.push(`event ${i}: ts ${JSON.stringify(a)} native ${JSON.stringify(b)}`);
   }
   for (const name of native.statNames) {
     if (!Object.hasOwn(ts.stats, name)) {
@@ -199,7 +214,11 @@ export async function captureFlows(path: string): Promise<Datagram[][]> {
       flow = { client: source, datagrams: [] };
       flows.set(id, flow);
     }
-    flow.datagrams.push({ data: d.payload, direction: source === flow.client ? 'forward' : 'reverse', at: d.at });
+    flow.datagrams.push({
+      data: d.payload,
+      direction: source === flow.client ? 'forward' : 'reverse',
+      at: d.at,
+    });
   }
   return [...flows.values()].map((flow) => flow.datagrams);
 }

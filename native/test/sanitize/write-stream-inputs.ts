@@ -25,7 +25,8 @@ interface Vector {
 const MAX_DELTA_MS = 127;
 
 export function encodeVector(vector: Vector): Uint8Array {
-  const size = 3 + vector.datagrams.reduce((sum, d) => sum + 3 + Math.min(d.data.length, 0xffff), 0);
+  const size =
+    3 + vector.datagrams.reduce((sum, d) => sum + 3 + Math.min(d.data.length, 0xffff), 0);
   const out = new Uint8Array(size);
   out[0] = vector.variant;
   out[1] = vector.maxPushLen & 0xff;
@@ -51,13 +52,20 @@ async function kcpVectors(): Promise<Vector[]> {
   const protocol = kcp.create();
   const flows: { name: string; datagrams: readonly Datagram[] }[] = [];
   const captured = await captureFlows(fixturePath('kcp', 'kcp-session.pcap'));
-  captured.forEach((datagrams, i) => flows.push({ name: `capture-${i}`, datagrams }));
+  for (const [i, datagrams] of captured.entries()) flows.push({ name: `capture-${i}`, datagrams });
   const live = await importProtocolsTestModule<KcpVectors>('kcp/vectors');
   const raw = await live.rawExchange();
-  raw.flows.forEach((datagrams, i) => flows.push({ name: `live-raw-${i}`, datagrams }));
+  for (const [i, datagrams] of raw.flows.entries())
+    flows.push({ name: `live-raw-${i}`, datagrams });
   flows.push({ name: 'live-fec', datagrams: (await live.fecExchange()).flows[0]! });
-  flows.push({ name: 'live-crypt-none', datagrams: (await live.cryptNoneExchange(false)).flows[0]! });
-  flows.push({ name: 'live-crypt-none-fec', datagrams: (await live.cryptNoneExchange(true)).flows[0]! });
+  flows.push({
+    name: 'live-crypt-none',
+    datagrams: (await live.cryptNoneExchange(false)).flows[0]!,
+  });
+  flows.push({
+    name: 'live-crypt-none-fec',
+    datagrams: (await live.cryptNoneExchange(true)).flows[0]!,
+  });
   flows.push({ name: 'live-kcp2k', datagrams: (await live.kcp2kExchange()).flows[0]! });
   return flows.map(({ name, datagrams }) => {
     const config = nativeKcpConfig(classifiedKcpVariant(datagrams, protocol), protocol);
@@ -71,18 +79,28 @@ type RakNetSessions = typeof import('../../../packages/protocols/test/raknet/rak
 async function rakNetVectors(): Promise<Vector[]> {
   const vectors: Vector[] = [];
   const captured = await captureFlows(fixturePath('raknet', 'raknet-session.pcap'));
-  captured
-    .filter((datagrams) => datagrams.length > 10)
-    .forEach((datagrams, i) => vectors.push({ name: `capture-${i}`, variant: 0, maxPushLen: 0, datagrams }));
-  const { runRakNetSession } = await importProtocolsTestModule<RakNetSessions>('raknet/raknet-session');
+  const sessions = captured.filter((datagrams) => datagrams.length > 10);
+  for (const [i, datagrams] of sessions.entries()) {
+    vectors.push({ name: `capture-${i}`, variant: 0, maxPushLen: 0, datagrams });
+  }
+  const { runRakNetSession } =
+    await importProtocolsTestModule<RakNetSessions>('raknet/raknet-session');
   for (const protocolVersion of [10, 11]) {
     const recording = await runRakNetSession({ relay: true, protocolVersion });
-    vectors.push({ name: `live-protocol-${protocolVersion}`, variant: 0, maxPushLen: 0, datagrams: recording.datagrams });
+    vectors.push({
+      name: `live-protocol-${protocolVersion}`,
+      variant: 0,
+      maxPushLen: 0,
+      datagrams: recording.datagrams,
+    });
   }
   return vectors;
 }
 
-const SOURCES: Readonly<Record<string, () => Promise<Vector[]>>> = { kcp: kcpVectors, raknet: rakNetVectors };
+const SOURCES: Readonly<Record<string, () => Promise<Vector[]>>> = {
+  kcp: kcpVectors,
+  raknet: rakNetVectors,
+};
 
 async function main(argv: readonly string[]): Promise<number> {
   const [protocol, directory] = argv;
@@ -93,7 +111,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   mkdirSync(directory, { recursive: true });
   const vectors = await source();
-  for (const vector of vectors) writeFileSync(join(directory, `${vector.name}.vec`), encodeVector(vector));
+  for (const vector of vectors)
+    writeFileSync(join(directory, `${vector.name}.vec`), encodeVector(vector));
   console.log(`${protocol}: ${vectors.length} vectors written to ${directory}`);
   return 0;
 }

@@ -104,10 +104,15 @@ async function main(): Promise<void> {
     let n = 0;
     for (const flow of flows) {
       for (let i = 0; i < flow.length; i += CORPUS_DATAGRAMS) {
-        writeFileSync(join(corpus, String(n++)), corpusEntry(target, flow.slice(i, i + CORPUS_DATAGRAMS)));
+        writeFileSync(
+          join(corpus, String(n++)),
+          corpusEntry(target, flow.slice(i, i + CORPUS_DATAGRAMS)),
+        );
       }
     }
-    console.log(`${target.name}: ${flows.length} capture flows + ${MUTATED_SEQUENCES} mutated sequences, ${n} corpus entries`);
+    console.log(
+      `${target.name}: ${flows.length} capture flows + ${MUTATED_SEQUENCES} mutated sequences, ${n} corpus entries`,
+    );
   }
 }
 
