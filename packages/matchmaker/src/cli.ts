@@ -11,6 +11,8 @@ import {
 import { buildApp } from './http/app.js';
 import { loadMatchFunctions } from './match-functions.js';
 import { MemoryStore } from './store/memory.js';
+import { RedisStore, StoreUnavailableError } from './store/redis.js';
+import type { Store } from './store/store.js';
 
 export const HELP = `gamemesh-matchmaker — tickets → matches → allocation across clusters → assignments
 
@@ -24,7 +26,8 @@ Flags:
                        default 127.0.0.1:8080 (overrides config "listen")
   --config FILE        YAML config (pools, clusters, auth, link, tokens, limits);
                        see docs/matchmaker.md. Errors name the path and the problem.
-  --store URL          "memory" (default) or redis://HOST:PORT (overrides config "store")
+  --store URL          "memory" (default) or redis://[USER:PASS@]HOST:PORT/DB (overrides
+                       config "store"); replicas on one Redis share tickets and fleet
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default info)
   --check              validate the config, print the effective config, exit
   -h, --help           this text
@@ -100,11 +103,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number |
     io.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
     return 0;
   }
-  if (config.store !== 'memory') {
-    io.stderr.write(
-      'config: store: the Redis store is not available in this version; use "memory"\n',
-    );
-    return 2;
+  let store: Store;
+  if (config.store === 'memory') store = new MemoryStore();
+  else {
+    try {
+      store = await RedisStore.connect(config.store, {
+        // Longer than any live allocation: claim, reservation, the proxy's ack.
+        staleClaimMs: config.limits.reservationTimeoutMs + config.link.ackTimeoutMs + 5000,
+      });
+    } catch (error) {
+      const detail = error instanceof StoreUnavailableError ? error.message : String(error);
+      io.stderr.write(`gamemesh-matchmaker: GM_MM_STORE_UNAVAILABLE: ${detail}\n`);
+      return 1;
+    }
   }
 
   const generated: string[] = [];
@@ -125,7 +136,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number |
 
   const built = await buildApp({
     config: effective,
-    store: new MemoryStore(),
+    store,
     secrets: { link, routing },
     matchFunctions: functions.functions,
     logger: { level: config.logLevel },

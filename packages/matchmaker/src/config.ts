@@ -4,6 +4,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { POD_PROTOCOLS } from './domain/types.js';
+import { parseRedisUrl } from './store/redis-url.js';
 
 const Window = Type.Object(
   {
@@ -172,6 +173,10 @@ function crossCheck(config: MatchmakerConfig): ConfigError[] {
       errors.push({ path: `clusters[${i}].name`, problem: `duplicate cluster "${cluster.name}"` });
     clusters.add(cluster.name);
   });
+  if (config.store !== 'memory') {
+    const redis = parseRedisUrl(config.store);
+    if (!redis.ok) errors.push({ path: 'store', problem: redis.problem });
+  }
   if (!/^(\[[0-9a-fA-F:.]+\]|[^:]+):\d{1,5}$/.test(config.listen))
     errors.push({ path: 'listen', problem: 'expected HOST:PORT' });
   return errors;

@@ -25,6 +25,10 @@ export const MM_ERRORS = {
   },
   GM_MM_ROUTE_NOT_FOUND: { status: 404, message: 'no such route' },
   GM_MM_NOT_READY: { status: 503, message: 'the matchmaker is not ready (store unreachable)' },
+  GM_MM_STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'the store (Redis) is unreachable or refused the operation',
+  },
   GM_MM_INTERNAL: { status: 500, message: 'an unexpected server error' },
   GM_MM_LINK_BAD_FRAME: {
     status: 400,

@@ -31,5 +31,8 @@ export { type BuildAppOptions, buildApp, type MatchmakerApp } from './http/app.j
 export { type Principal, signBearerToken } from './http/auth.js';
 export { MatchmakerMetrics } from './metrics.js';
 export { MemoryStore } from './store/memory.js';
+export { RedisStore, type RedisStoreOptions, StoreUnavailableError } from './store/redis.js';
+export { RedisReplicaBus, type ReplicaBusStats } from './store/redis-bus.js';
+export { parseRedisUrl, type RedisTarget } from './store/redis-url.js';
 export type { Store } from './store/store.js';
 export { signRoutingToken, verifyRoutingToken } from './tokens/routing-token.js';

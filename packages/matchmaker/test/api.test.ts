@@ -389,7 +389,7 @@ test('livez, readyz and metrics', () =>
     assert.equal((await mm.app.inject({ method: 'GET', url: '/livez' })).json(), { ok: true });
     assert.equal((await mm.app.inject({ method: 'GET', url: '/readyz' })).json(), {
       ok: true,
-      store: 'memory',
+      store: mm.matchmaker.store.kind,
     });
     const metrics = await mm.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.headers['content-type'] as string, /text\/plain/);

@@ -2,12 +2,21 @@ import type { Ticket } from './types.js';
 
 type Listener = (ticket: Ticket) => void;
 
+/** Carries a local ticket change to other matchmaker replicas (the Redis bus). */
+export type WatcherRelay = (ticket: Ticket) => void;
+
 /**
  * In-process wake-ups for long-polls and SSE streams: a ticket change calls
  * only that ticket's listeners, so waiting clients cost nothing until then.
  */
 export class TicketWatchers {
   private readonly listeners = new Map<string, Set<Listener>>();
+  private relay: WatcherRelay | null = null;
+
+  /** With a shared store, clients may wait on another replica: every change is relayed. */
+  setRelay(relay: WatcherRelay | null): void {
+    this.relay = relay;
+  }
 
   watch(id: string, listener: Listener): () => void {
     let set = this.listeners.get(id);
@@ -24,7 +33,14 @@ export class TicketWatchers {
     };
   }
 
+  /** A change made by this replica: wakes local waiters and tells the other replicas. */
   notify(ticket: Ticket): void {
+    this.deliver(ticket);
+    this.relay?.(ticket);
+  }
+
+  /** Wakes this replica's waiters only (a change relayed from another replica). */
+  deliver(ticket: Ticket): void {
     const set = this.listeners.get(ticket.id);
     if (set === undefined) return;
     for (const listener of [...set]) listener(ticket);

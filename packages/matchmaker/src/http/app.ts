@@ -7,6 +7,8 @@ import type { MatchFunction } from '../domain/rules.js';
 import { errorBody, MM_ERRORS, type MmErrorCode } from '../errors.js';
 import { LinkServer } from '../link/server.js';
 import { MatchmakerMetrics } from '../metrics.js';
+import { RedisStore, StoreUnavailableError } from '../store/redis.js';
+import { RedisReplicaBus } from '../store/redis-bus.js';
 import type { Store } from '../store/store.js';
 import { createTokenIssuer } from '../tokens/issue.js';
 import { createAuthenticator } from './auth.js';
@@ -28,11 +30,14 @@ export interface MatchmakerApp {
   readonly matchmaker: Matchmaker;
   readonly link: LinkServer;
   readonly metrics: MatchmakerMetrics;
+  /** With the Redis store: wake-ups and assignments across replicas; null in memory. */
+  readonly replicas: RedisReplicaBus | null;
   /** Stops rounds, the link and the HTTP server, then the store. */
   close(): Promise<void>;
 }
 
 function codeFor(error: FastifyError): MmErrorCode {
+  if (error instanceof StoreUnavailableError) return 'GM_MM_STORE_UNAVAILABLE';
   if (error.validation !== undefined) return 'GM_MM_VALIDATION';
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -84,6 +89,10 @@ export async function buildApp(options: BuildAppOptions): Promise<MatchmakerApp>
     maxSkewSeconds: config.link.maxSkewSeconds,
   });
   link.attach(app.server);
+  const replicas =
+    store instanceof RedisStore
+      ? await RedisReplicaBus.start(store, matchmaker, link, config.link.ackTimeoutMs)
+      : null;
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const code = codeFor(error);
@@ -137,10 +146,12 @@ export async function buildApp(options: BuildAppOptions): Promise<MatchmakerApp>
     matchmaker,
     link,
     metrics,
+    replicas,
     async close() {
       if (closed) return;
       closed = true;
       matchmaker.stop();
+      await replicas?.close();
       await link.close();
       await app.close();
       await store.close();

@@ -74,6 +74,7 @@ export function podFromReport(report: PodReport): Pod {
 export class LinkServer implements AssignmentDispatcher {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, NodeConnection>();
+  private readonly linkListeners = new Set<(node: string, linked: boolean) => void>();
   private readonly sweep: NodeJS.Timeout;
   private readonly options: LinkServerOptions;
 
@@ -106,6 +107,21 @@ export class LinkServer implements AssignmentDispatcher {
 
   get connectedNodes(): string[] {
     return [...this.connections.keys()];
+  }
+
+  /** Whether this replica holds the node's registered link (assignments to it go through here). */
+  holds(node: string): boolean {
+    return this.connections.get(node)?.registered === true;
+  }
+
+  /** Called when a node registers on this replica (true) or its current link closes (false). */
+  onLinkChange(listener: (node: string, linked: boolean) => void): () => void {
+    this.linkListeners.add(listener);
+    return () => this.linkListeners.delete(listener);
+  }
+
+  private linkChanged(node: string, linked: boolean): void {
+    for (const listener of this.linkListeners) listener(node, linked);
   }
 
   private reject(socket: Duplex, status: number, code: MmErrorCode): void {
@@ -167,6 +183,7 @@ export class LinkServer implements AssignmentDispatcher {
       this.connections.delete(nodeId);
       this.options.metrics.linkEvents.inc({ event: 'disconnected' });
       this.options.metrics.linkConnections.set(this.connections.size);
+      if (connection.registered) this.linkChanged(nodeId, false);
       connection.enqueue(() => this.options.matchmaker.nodeDisconnected(nodeId));
     });
   }
@@ -202,6 +219,7 @@ export class LinkServer implements AssignmentDispatcher {
           return;
         }
         connection.registered = true;
+        this.linkChanged(connection.nodeId, true);
         connection.send({
           t: 'welcome',
           version: LINK_VERSION,

@@ -23,6 +23,16 @@ export function testConfig(overrides: Record<string, unknown> = {}): MatchmakerC
   return parsed.config;
 }
 
+/** Makes the store of each matchmaker a test starts without naming one. */
+export type StoreFactory = (clock?: () => number) => Store | Promise<Store>;
+
+let storeFactory: StoreFactory = (clock) => new MemoryStore(clock);
+
+/** Runs the suites that follow against another store (the Redis contract run sets this). */
+export function useStoreFactory(factory: StoreFactory): void {
+  storeFactory = factory;
+}
+
 export interface RunningMatchmaker extends MatchmakerApp {
   readonly port: number;
   readonly linkUrl: string;
@@ -40,7 +50,7 @@ export async function startMatchmaker(
 ): Promise<RunningMatchmaker> {
   const built = await buildApp({
     config,
-    store: options.store ?? new MemoryStore(options.clock),
+    store: options.store ?? (await storeFactory(options.clock)),
     secrets: { link: LINK_SECRET, routing: ROUTING_SECRET },
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.random === undefined ? {} : { random: options.random }),
