@@ -15,12 +15,7 @@
  * SIGTERM closes the data plane (sessions close with proxy_shutdown).
  */
 import { createInterface } from 'node:readline';
-import {
-  createDataPlane,
-  type DataPlane,
-  nativeBinding,
-  type SessionSnapshot,
-} from '@gamemesh/native';
+import { createDataPlane, type DataPlane, type SessionSnapshot } from '@gamemesh/native';
 
 function option(name: string): string | undefined {
   const index = process.argv.indexOf(name);
@@ -60,7 +55,7 @@ function startSessions(): { plane: DataPlane; ready: Record<string, unknown> } {
   const base = Number(option('--listen-base'));
   const listeners = Number(option('--listeners'));
   const podPort = Number(option('--pod-port'));
-  // The table and the shared stats are allocated (and written) for their full capacity at creation.
+  // Measured from before creation, so whatever creation allocates and touches is counted too.
   const rssBeforePlane = process.memoryUsage.rss();
   const plane = createDataPlane({
     threads: 1,
@@ -79,10 +74,8 @@ function startSessions(): { plane: DataPlane; ready: Record<string, unknown> } {
       tracker: RTP_TRACKER,
     });
   }
-  const constants = nativeBinding().constants;
-  // dp_flow_table.c: two indexes of u32 entry numbers, a power of two >= 2 x capacity each.
-  let indexSize = 16;
-  while (indexSize < sessions * 2) indexSize *= 2;
+  // The data plane's own accounting: entries are touched per session, the indexes are sized to the capacity.
+  const memory = plane.memoryUsage();
   return {
     plane,
     ready: {
@@ -91,9 +84,9 @@ function startSessions(): { plane: DataPlane; ready: Record<string, unknown> } {
       capacity: sessions,
       rssBeforePlane,
       rssAfterPlane: process.memoryUsage.rss(),
-      flowEntryBytes: constants.flowEntryBytes,
-      indexBytesPerSession: (2 * 4 * indexSize) / sessions,
-      sharedBytesPerSession: constants.sessionWords * 8,
+      flowEntryBytes: memory.flowEntryBytes,
+      indexBytesPerSession: memory.indexBytes / memory.capacity,
+      sharedBytesPerSession: memory.sharedBytes / memory.capacity,
     },
   };
 }

@@ -95,9 +95,9 @@ export async function measureSessions(settings: SessionsSettings): Promise<Sessi
       upstreamSockets: number(stats, 'upstream_sockets'),
       note:
         `RSS from before createDataPlane() to ${established} open sessions (capacity ${number(ready, 'capacity')}: ` +
-        `table and shared stats are allocated and written for full capacity at creation, ` +
-        `+${((number(ready, 'rssAfterPlane') - rssBefore) / 1048576).toFixed(1)} MiB before any traffic); ` +
-        `native accounting: entry ${entry} B + index ${index.toFixed(1)} B + shared stats ${shared} B = ${(entry + index + shared).toFixed(0)} B/session; ` +
+        `+${((number(ready, 'rssAfterPlane') - rssBefore) / 1048576).toFixed(1)} MiB at creation, before any traffic); ` +
+        `native accounting: entry ${entry} B + index ${index.toFixed(1)} B + shared counters ${shared.toFixed(3)} B = ${(entry + index + shared).toFixed(0)} B/session ` +
+        `(session stats are snapshots computed on request, not kept per session); ` +
         `${LISTENERS} listeners to ${LISTENERS} pods; kernel socket memory not included`,
     };
   } finally {

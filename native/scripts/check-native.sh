@@ -68,7 +68,11 @@ for proto in netcode rtp rtcp; do
   run_fuzzer "$proto" "$WORK/ncr/corpus/$proto"
 done
 
-# ---- data plane core: a real loopback run and a clean shutdown under ASan/UBSan/LSan ----
+# ---- data plane core: the flow table under random churn, then a real loopback run and a clean shutdown ----
+echo "== sanitize flow_table_churn"
+"$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
+  "$NATIVE/test/sanitize/flow_table_churn.c" -o "$WORK/flow_table_churn" -lm -lpthread
+"$WORK/flow_table_churn" 2000000
 echo "== sanitize dataplane_lsan"
 "$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
   "$NATIVE/test/sanitize/dataplane_lsan.c" -o "$WORK/dataplane_lsan" -lm -lpthread

@@ -5,8 +5,9 @@
  * delivers new-flow datagrams and lifecycle events to one JS callback per
  * wake-up (a uv_async_t, which coalesces any number of I/O thread signals).
  *
- * Shared memory: an ArrayBuffer allocated by V8 and held by a reference while
- * the data plane runs, so TS views stay valid (and safe) even after close().
+ * Shared memory: an ArrayBuffer of counters allocated by V8 and held by a
+ * reference while the data plane runs, so TS views stay valid (and safe) even
+ * after close(). Session snapshots are one call per scrape (sessions()).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -283,9 +284,10 @@ static napi_value create(napi_env env, napi_callback_info info) {
   ARGS(2);
   static const char *const names[] = {"threads", "maxSessions", "queueCapacity", "eventCapacity", "idleMs",
                                       "pendingMs", "sweepMs", "batch", "maxDatagram", "pendingWindow",
-                                      "sourceBurst", "sourceRate", "statsEvery", "flowBurst", "flowRate"};
-  double values[15];
-  for (int i = 0; i < 15; i++) {
+                                      "sourceBurst", "sourceRate", "flowBurst", "flowRate"};
+  enum { OPTION_COUNT = sizeof names / sizeof names[0] };
+  double values[OPTION_COUNT];
+  for (int i = 0; i < OPTION_COUNT; i++) {
     napi_value v;
     if (napi_get_named_property(env, argv[0], names[i], &v) != napi_ok || !get_double(env, v, &values[i])) {
       return throw_code(env, "GM_NATIVE_INVALID_ARGUMENT", names[i]);
@@ -310,9 +312,8 @@ static napi_value create(napi_env env, napi_callback_info info) {
   o->pending_window = (uint32_t)values[9];
   o->source_burst = values[10];
   o->source_rate = values[11];
-  o->stats_every = (uint32_t)values[12];
-  o->flow_burst = values[13];
-  o->flow_rate = values[14];
+  o->flow_burst = values[12];
+  o->flow_rate = values[13];
   o->notify = notify_from_io_thread;
   o->notify_ctx = a;
   a->env = env;
@@ -358,7 +359,6 @@ static napi_value create(napi_env env, napi_callback_info info) {
   NAPI_OK(napi_create_object(env, &result));
   NAPI_OK(napi_create_object(env, &layout));
   set_num(env, layout, "slotsPerThread", gm_dp_slots_per_thread(o));
-  set_num(env, layout, "sessionsOffset", (double)gm_dp_sessions_offset(o));
   set_value(env, result, "handle", handle);
   set_value(env, result, "memory", memory);
   set_value(env, result, "layout", layout);
@@ -477,6 +477,54 @@ static napi_value drop(napi_env env, napi_callback_info info) {
   return rc == GM_DP_OK ? NULL : throw_dp(env, rc, 0);
 }
 
+/*
+ * sessions(handle, slots: Uint32Array, rows: Float64Array): fills
+ * rows[i * sessionWords ...] for slots[i], blocking until the I/O threads
+ * involved have each written theirs (one command per thread between batches).
+ */
+static napi_value sessions(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  addon_dp *a = get_handle(env, argv[0]);
+  if (a == NULL) return NULL;
+  napi_typedarray_type slot_kind, row_kind;
+  size_t slot_count = 0, row_count = 0, offset = 0;
+  void *slots = NULL, *rows = NULL;
+  napi_value backing;
+  if (napi_get_typedarray_info(env, argv[1], &slot_kind, &slot_count, &slots, &backing, &offset) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &row_kind, &row_count, &rows, &backing, &offset) != napi_ok ||
+      slot_kind != napi_uint32_array || row_kind != napi_float64_array ||
+      row_count < slot_count * GM_DP_SESSION_WORDS) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    return throw_code(env, "GM_NATIVE_INVALID_ARGUMENT", "sessions arguments");
+  }
+  int rc = gm_dp_sessions(a->dp, slots, slot_count, rows);
+  return rc == GM_DP_OK ? NULL : throw_dp(env, rc, 0);
+}
+
+/* memory(handle) -> the data plane's own memory accounting, in bytes (gm_dp_memory). */
+static napi_value memory_usage(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  addon_dp *a = get_handle(env, argv[0]);
+  if (a == NULL) return NULL;
+  gm_dp_memory m;
+  gm_dp_memory_usage(a->dp, &m);
+  napi_value result;
+  NAPI_OK(napi_create_object(env, &result));
+  set_num(env, result, "flowEntryBytes", (double)m.flow_entry_bytes);
+  set_num(env, result, "flowEntriesTouched", (double)m.flow_entries_touched);
+  set_num(env, result, "indexBytes", (double)m.index_bytes);
+  set_num(env, result, "upstreamBytes", (double)m.upstream_bytes);
+  set_num(env, result, "ringBytes", (double)m.ring_bytes);
+  set_num(env, result, "sharedBytes", (double)m.shared_bytes);
+  set_num(env, result, "capacity", (double)m.capacity);
+  return result;
+}
+
 /* close(handle) -> the last events (proxy_shutdown closes); a closed handle gives []. */
 static napi_value close_dp(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -523,7 +571,6 @@ static napi_value constants(napi_env env) {
   set_num(env, c, "maxHeld", MAX_HELD);
   napi_value fields;
   napi_create_object(env, &fields);
-  set_num(env, fields, "seq", GM_DP_S_SEQ);
   set_num(env, fields, "gen", GM_DP_S_GEN);
   set_num(env, fields, "proto", GM_DP_S_PROTO);
   set_num(env, fields, "state", GM_DP_S_STATE);
@@ -553,6 +600,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"answer", NULL, answer, NULL, NULL, NULL, napi_default, NULL},
       {"drop", NULL, drop, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_dp, NULL, NULL, NULL, napi_default, NULL},
+      {"sessions", NULL, sessions, NULL, NULL, NULL, napi_default, NULL},
+      {"memory", NULL, memory_usage, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "constants", constants(env)) != napi_ok) return NULL;

@@ -82,7 +82,7 @@ test('node-kcp pair: classified as kcp in TS, routed by conv, tracked natively w
     const session = dp.session(opened[0]!.slot)!;
     assert.equal(session.protocol, 'kcp');
     assert.ok(session.packets.forward > 0 && session.packets.reverse > 0);
-    console.log('kcp session stats from shared memory:', JSON.stringify(session.stats));
+    console.log('kcp session stats from a snapshot:', JSON.stringify(session.stats));
   } finally {
     pair?.stop();
     dp.close();

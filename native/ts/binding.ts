@@ -50,7 +50,6 @@ export interface RawOptions {
   readonly pendingWindow: number;
   readonly sourceBurst: number;
   readonly sourceRate: number;
-  readonly statsEvery: number;
   readonly flowBurst: number;
   readonly flowRate: number;
 }
@@ -70,6 +69,17 @@ export interface RawConstants {
   readonly sessionFields: Readonly<Record<string, number>>;
 }
 
+/** The data plane's own memory accounting, in bytes (gm_dp_memory in gm_dataplane.h). */
+export interface RawMemory {
+  readonly flowEntryBytes: number;
+  readonly flowEntriesTouched: number;
+  readonly indexBytes: number;
+  readonly upstreamBytes: number;
+  readonly ringBytes: number;
+  readonly sharedBytes: number;
+  readonly capacity: number;
+}
+
 export type RawHandle = object & { readonly __brand?: 'gamemesh-dataplane' };
 
 export interface RawBinding {
@@ -79,7 +89,7 @@ export interface RawBinding {
   ): {
     handle: RawHandle;
     memory: ArrayBuffer;
-    layout: { slotsPerThread: number; sessionsOffset: number };
+    layout: { slotsPerThread: number };
   };
   addListener(
     handle: RawHandle,
@@ -118,6 +128,9 @@ export interface RawBinding {
   ): void;
   drop(handle: RawHandle, thread: number, slot: number, gen: number): void;
   close(handle: RawHandle): RawEvent[];
+  /** Fills rows (constants.sessionWords doubles per slot) with snapshots of the given global slots. */
+  sessions(handle: RawHandle, slots: Uint32Array, rows: Float64Array): void;
+  memory(handle: RawHandle): RawMemory;
   readonly constants: RawConstants;
 }
 

@@ -5,14 +5,16 @@ import {
   type RawBinding,
   type RawEvent,
   type RawHandle,
+  type RawMemory,
   type RawNewDatagram,
 } from './binding.js';
 import { callAddon, NativeError, nativeError } from './errors.js';
 import {
   type CounterValues,
+  decodeSession,
   type NativeCounters,
   type SessionSnapshot,
-  SharedMemory,
+  SharedCounters,
 } from './memory.js';
 import {
   argumentIssue,
@@ -59,7 +61,7 @@ export type FlowAnswer =
 
 export interface SessionEvent {
   readonly flow: string;
-  /** Slot of the session's block in shared memory: see session(slot). */
+  /** The session's slot in its I/O thread's flow table: see session(slot). */
   readonly slot: number;
   readonly listener: number;
   readonly protocol: NativeProtocol;
@@ -125,7 +127,11 @@ type EventListener<K extends keyof DataPlaneEvents> = (...args: DataPlaneEvents[
 export class DataPlane {
   private readonly events = new EventEmitter<DataPlaneEvents>();
   private handle: RawHandle | null;
-  private readonly memory: SharedMemory;
+  private readonly shared: SharedCounters;
+  /** Slots over all threads: a session's slot is below this. */
+  readonly slots: number;
+  /** One snapshot row, reused by session(slot). */
+  private readonly row: Float64Array;
   private readonly flows = new Map<string, FlowRecord>();
   private readonly listeners_: Listener[] = [];
   private readonly portUpstreams = new Map<number, Endpoint>();
@@ -144,13 +150,9 @@ export class DataPlane {
       addon.create(raw, (datagrams, events) => this.onBatch(datagrams, events)),
     );
     this.handle = created.handle;
-    this.memory = new SharedMemory(
-      created.memory,
-      addon.constants,
-      threads,
-      created.layout.slotsPerThread,
-      created.layout.sessionsOffset,
-    );
+    this.shared = new SharedCounters(created.memory, addon.constants, threads);
+    this.slots = threads * created.layout.slotsPerThread;
+    this.row = new Float64Array(addon.constants.sessionWords);
   }
 
   on<K extends keyof DataPlaneEvents>(event: K, listener: EventListener<K>): this {
@@ -323,18 +325,49 @@ export class DataPlane {
 
   /** Counters summed over the I/O threads, read from shared memory (no call into the addon). */
   counters(): CounterValues {
-    return { ...this.memory.counters(), drop_no_route: this.noRoute };
+    return { ...this.shared.counters(), drop_no_route: this.noRoute };
   }
 
   threadCounters(thread: number): NativeCounters {
     integerIn(thread, 0, this.threads - 1, 'thread', argumentIssue);
-    return this.memory.threadCounters(thread);
+    return this.shared.threadCounters(thread);
   }
 
-  /** A session's counters and tracker stats (refreshed every statsEvery datagrams and every sweep). */
+  /**
+   * A session's counters and tracker stats as of now, or null when no opened
+   * session holds the slot (or the data plane is closed). Computed by the
+   * session's I/O thread between two batches: one call, for a scrape, not per
+   * datagram. For many sessions use sessions(slots): one call for all.
+   */
   session(slot: number): SessionSnapshot | null {
-    integerIn(slot, 0, this.memory.slots - 1, 'slot', argumentIssue);
-    return this.memory.session(slot);
+    integerIn(slot, 0, this.slots - 1, 'slot', argumentIssue);
+    const handle = this.handle;
+    if (handle === null) return null;
+    callAddon(() => this.addon.sessions(handle, Uint32Array.of(slot), this.row));
+    return decodeSession(this.addon.constants, slot, this.row, 0);
+  }
+
+  /** Snapshots of many sessions at once (each I/O thread is asked once); null entries as in session(). */
+  sessions(slots: readonly number[]): (SessionSnapshot | null)[] {
+    if (!Array.isArray(slots)) argumentIssue('slots must be an array');
+    const ids = Uint32Array.from(slots, (slot) =>
+      integerIn(slot, 0, this.slots - 1, 'slot', argumentIssue),
+    );
+    const handle = this.handle;
+    if (handle === null) return slots.map(() => null);
+    const words = this.addon.constants.sessionWords;
+    const rows = new Float64Array(ids.length * words);
+    callAddon(() => this.addon.sessions(handle, ids, rows));
+    return Array.from(ids, (slot, i) => decodeSession(this.addon.constants, slot, rows, i * words));
+  }
+
+  /**
+   * The data plane's own memory accounting in bytes: flow entries touched so
+   * far (never-used capacity costs nothing), the flow indexes, and the fixed
+   * parts. See docs/native.md "Memory".
+   */
+  memoryUsage(): RawMemory {
+    return callAddon(() => this.addon.memory(this.open()));
   }
 
   /** Stops the I/O threads and closes every socket. Open sessions close with proxy_shutdown. Idempotent. */

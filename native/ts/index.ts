@@ -1,4 +1,4 @@
-export { binding as nativeBinding } from './binding.js';
+export { binding as nativeBinding, type RawMemory as DataPlaneMemory } from './binding.js';
 export {
   type ClientEndpoint,
   createDataPlane,

@@ -2,9 +2,10 @@ import type { RawConstants } from './binding.js';
 import { NATIVE_PROTOCOL_IDS, type NativeProtocol } from './options.js';
 
 /**
- * Readers of the memory the I/O threads write and TS reads at scrape time
- * (layout in docs/native.md): per-thread counter blocks of u64, then one block
- * of doubles per session slot guarded by a seqlock (odd = being written).
+ * Readers of what the I/O threads publish (layout in docs/native.md): the
+ * per-thread counter blocks of u64 in memory shared with TS (read without a
+ * call), and session snapshot rows of doubles that the I/O threads compute
+ * from their flow tables when asked (one call per scrape, not per session).
  */
 
 /** Counter names, in the order of GM_DP_COUNTERS in gm_dataplane.h (a test checks they agree). */
@@ -62,49 +63,45 @@ export interface SessionSnapshot {
   readonly protocol: NativeProtocol;
   readonly state: 'open' | 'closed';
   readonly listener: number;
+  /** Datagrams each way (a session's count wraps at 2^32; the thread counters do not). */
   readonly packets: { readonly forward: number; readonly reverse: number };
   readonly bytes: { readonly forward: number; readonly reverse: number };
+  /** First datagram, ms since the epoch. */
   readonly firstAt: number;
+  /** Latest datagram, ms since the epoch (ms resolution, from the monotonic clock). */
   readonly lastAt: number;
   /** The tracker's statistics by the TS stats() names; null where not known. */
   readonly stats: Readonly<Record<string, number | null>>;
 }
 
-/** Word indexes inside a session block (GM_DP_S_* in gm_dataplane.h; a test checks they agree). */
+/** Word indexes inside a session snapshot row (GM_DP_S_* in gm_dataplane.h; a test checks they agree). */
 export const SESSION_FIELDS = {
-  seq: 0,
-  gen: 1,
-  proto: 2,
-  state: 3,
-  packetsForward: 4,
-  bytesForward: 5,
-  packetsReverse: 6,
-  bytesReverse: 7,
-  firstAt: 8,
-  lastAt: 9,
-  statCount: 10,
-  listener: 11,
+  gen: 0,
+  proto: 1,
+  state: 2,
+  packetsForward: 3,
+  bytesForward: 4,
+  packetsReverse: 5,
+  bytesReverse: 6,
+  firstAt: 7,
+  lastAt: 8,
+  statCount: 9,
+  listener: 10,
 } as const;
 const F = SESSION_FIELDS;
 
 const PROTOCOL_BY_ID = Object.keys(NATIVE_PROTOCOL_IDS) as NativeProtocol[];
-const SEQLOCK_RETRIES = 64;
 
-export class SharedMemory {
+/** The shared counter blocks, one per I/O thread. */
+export class SharedCounters {
   private readonly words: BigUint64Array;
-  private readonly doubles: Float64Array;
-  readonly slots: number;
 
   constructor(
     memory: ArrayBuffer,
     private readonly constants: RawConstants,
     private readonly threads: number,
-    slotsPerThread: number,
-    private readonly sessionsOffset: number,
   ) {
     this.words = new BigUint64Array(memory);
-    this.doubles = new Float64Array(memory);
-    this.slots = threads * slotsPerThread;
   }
 
   /** Counters summed over threads (gauges too: flows_active, queue_depth, upstream_sockets). */
@@ -132,43 +129,36 @@ export class SharedMemory {
       sum += this.words[t * this.constants.counterStride + index] ?? 0n;
     return Number(sum);
   }
+}
 
-  /** A consistent copy of a session block, or null when the slot is free. */
-  session(slot: number): SessionSnapshot | null {
-    const words = this.constants.sessionWords;
-    const base = this.sessionsOffset + slot * words;
-    for (let attempt = 0; attempt < SEQLOCK_RETRIES; attempt++) {
-      const before = this.doubles[base + F.seq] ?? 0;
-      if (before % 2 === 1) continue;
-      const block = this.doubles.slice(base, base + words);
-      if ((this.doubles[base + F.seq] ?? 0) !== before) continue;
-      return this.decode(slot, block);
-    }
-    return null; /* the writer kept the block busy: the caller reads again at the next scrape */
+/** Decodes the snapshot row at `offset` (in doubles) of `rows`; null when no opened session holds the slot. */
+export function decodeSession(
+  constants: RawConstants,
+  slot: number,
+  rows: Float64Array,
+  offset: number,
+): SessionSnapshot | null {
+  const field = (index: number): number => rows[offset + index] ?? 0;
+  const state = field(F.state);
+  if (state === 0) return null;
+  const protocol = PROTOCOL_BY_ID[field(F.proto)] ?? 'none';
+  const names = constants.statNames[protocol] ?? [];
+  const count = Math.min(field(F.statCount), names.length);
+  const stats: Record<string, number | null> = {};
+  for (let i = 0; i < count; i++) {
+    const value = rows[offset + constants.sessionStatsOffset + i] ?? Number.NaN;
+    stats[names[i]!] = Number.isNaN(value) ? null : value;
   }
-
-  private decode(slot: number, b: Float64Array): SessionSnapshot | null {
-    const state = b[F.state] ?? 0;
-    if (state === 0) return null;
-    const protocol = PROTOCOL_BY_ID[b[F.proto] ?? 0] ?? 'none';
-    const names = this.constants.statNames[protocol] ?? [];
-    const count = Math.min(b[F.statCount] ?? 0, names.length);
-    const stats: Record<string, number | null> = {};
-    for (let i = 0; i < count; i++) {
-      const value = b[this.constants.sessionStatsOffset + i] ?? Number.NaN;
-      stats[names[i]!] = Number.isNaN(value) ? null : value;
-    }
-    return {
-      slot,
-      gen: b[F.gen] ?? 0,
-      protocol,
-      state: state === 2 ? 'closed' : 'open',
-      listener: b[F.listener] ?? 0,
-      packets: { forward: b[F.packetsForward] ?? 0, reverse: b[F.packetsReverse] ?? 0 },
-      bytes: { forward: b[F.bytesForward] ?? 0, reverse: b[F.bytesReverse] ?? 0 },
-      firstAt: b[F.firstAt] ?? 0,
-      lastAt: b[F.lastAt] ?? 0,
-      stats,
-    };
-  }
+  return {
+    slot,
+    gen: field(F.gen),
+    protocol,
+    state: state === 2 ? 'closed' : 'open',
+    listener: field(F.listener),
+    packets: { forward: field(F.packetsForward), reverse: field(F.packetsReverse) },
+    bytes: { forward: field(F.bytesForward), reverse: field(F.bytesReverse) },
+    firstAt: field(F.firstAt),
+    lastAt: field(F.lastAt),
+    stats,
+  };
 }

@@ -39,7 +39,7 @@ export interface DataPlaneOptions {
   readonly idleTimeoutMs?: number;
   /** How long a new flow may wait for answer(). Default 5000. */
   readonly pendingTimeoutMs?: number;
-  /** Cadence of the idle sweep and of the per-session stats refresh. Default 250. */
+  /** Cadence of the idle sweep. Default 250. */
   readonly sweepIntervalMs?: number;
   /** recvmmsg/sendmmsg batch. Default 32. */
   readonly batchSize?: number;
@@ -54,8 +54,6 @@ export interface DataPlaneOptions {
    * bucket): bounds the JS work a flood from many spoofed sources can cause.
    */
   readonly newFlowBudget?: { readonly burst?: number; readonly perSecond?: number };
-  /** A session's shared stats are refreshed at least every this many datagrams. Default 64. */
-  readonly statsEvery?: number;
 }
 
 export interface Endpoint {
@@ -151,7 +149,6 @@ export function resolveOptions(input: unknown): RawOptions {
     pendingWindow: integerIn(o.pendingWindow ?? 8, 1, 64, 'pendingWindow', optionIssue),
     sourceBurst: numberIn(b.burst ?? 8, 1, 1e6, 'sourceBudget.burst', optionIssue),
     sourceRate: numberIn(b.perSecond ?? 32, 0, 1e9, 'sourceBudget.perSecond', optionIssue),
-    statsEvery: integerIn(o.statsEvery ?? 64, 1, 1 << 20, 'statsEvery', optionIssue),
     flowBurst: numberIn(f.burst ?? 1024, 1, 1e7, 'newFlowBudget.burst', optionIssue),
     flowRate: numberIn(f.perSecond ?? 8000, 0, 1e9, 'newFlowBudget.perSecond', optionIssue),
   };

@@ -23,12 +23,7 @@ uint32_t gm_dp_slots_per_thread(const gm_dp_options *o) {
   return o->threads == 0 ? 0 : (o->max_sessions + o->threads - 1) / o->threads;
 }
 
-size_t gm_dp_sessions_offset(const gm_dp_options *o) { return (size_t)o->threads * GM_DP_COUNTER_STRIDE; }
-
-size_t gm_dp_shared_bytes(const gm_dp_options *o) {
-  size_t slots = (size_t)o->threads * gm_dp_slots_per_thread(o);
-  return (gm_dp_sessions_offset(o) + slots * GM_DP_SESSION_WORDS) * 8;
-}
+size_t gm_dp_shared_bytes(const gm_dp_options *o) { return (size_t)o->threads * GM_DP_COUNTER_STRIDE * 8; }
 
 uint32_t gm_dp_threads(const gm_dp *dp) { return dp->options.threads; }
 
@@ -53,7 +48,7 @@ static int valid_options(const gm_dp_options *o) {
          o->event_capacity >= 1 && o->event_capacity <= (1u << 22) && o->batch >= 1 &&
          o->batch <= GM_DP_MAX_BATCH && o->max_datagram >= 64 && o->max_datagram <= 65535 &&
          o->pending_window >= 1 && o->pending_window <= 255 && o->sweep_ms >= 1 && o->idle_ms >= 1 &&
-         o->pending_ms >= 1 && o->stats_every >= 1 && o->source_burst >= 1 && o->source_rate >= 0 &&
+         o->pending_ms >= 1 && o->source_burst >= 1 && o->source_rate >= 0 &&
          o->flow_burst >= 1 && o->flow_rate >= 0 &&
          o->shared != NULL && ((uintptr_t)o->shared & 7) == 0;
 }
@@ -68,7 +63,8 @@ static int thread_init(gm_dp *dp, dp_thread *t, uint32_t index) {
   pthread_mutex_init(&t->lock, NULL);
   t->slot_base = index * dp->per_thread;
   t->counters = (uint64_t *)o->shared + (size_t)index * GM_DP_COUNTER_STRIDE;
-  t->sessions = (double *)o->shared + gm_dp_sessions_offset(o) + (size_t)t->slot_base * GM_DP_SESSION_WORDS;
+  t->epoch_mono_ms = dp_mono_ms();
+  t->epoch_real_ms = dp_now_ms();
   int rc = dp_table_init(&t->table, dp->per_thread);
   if (rc == GM_DP_OK) rc = dp_upstreams_init(&t->ups, dp->per_thread);
   if (rc == GM_DP_OK) rc = dp_rings_init(t, o);
@@ -145,9 +141,14 @@ int gm_dp_create(const gm_dp_options *options, gm_dp **out, int *sys_errno) {
   return GM_DP_OK;
 }
 
-static void push_command(dp_thread *t, dp_command *cmd) {
+/* Appends a command; 0 when the thread has exited and the command (a snapshot) would never run. */
+static int push_command(dp_thread *t, dp_command *cmd) {
   cmd->next = NULL;
   pthread_mutex_lock(&t->lock);
+  if (t->exited && cmd->type == DP_CMD_SNAPSHOT) {
+    pthread_mutex_unlock(&t->lock);
+    return 0;
+  }
   dp_command **tail = &t->commands;
   while (*tail != NULL) tail = &(*tail)->next;
   *tail = cmd;
@@ -155,6 +156,7 @@ static void push_command(dp_thread *t, dp_command *cmd) {
   uint64_t one = 1;
   ssize_t ignored = write(t->wake_fd, &one, sizeof one); /* a full eventfd already means "wake up" */
   (void)ignored;
+  return 1;
 }
 
 static dp_command *new_command(int type, size_t extra) {
@@ -289,6 +291,101 @@ int gm_dp_drop(gm_dp *dp, gm_dp_flow_ref flow) {
   cmd->flow = flow;
   push_command(&dp->threads[flow.thread], cmd);
   return GM_DP_OK;
+}
+
+int gm_dp_sessions(gm_dp *dp, const uint32_t *slots, size_t count, double *rows) {
+  if (count == 0) return GM_DP_OK;
+  if (atomic_load(&dp->stopping)) return GM_DP_E_STOPPED;
+  uint32_t n = dp->options.threads;
+  size_t per_thread[GM_DP_MAX_THREADS] = {0};
+  for (size_t i = 0; i < count; i++) {
+    uint32_t thread = slots[i] / dp->per_thread;
+    if (thread < n) per_thread[thread]++;
+    else memset(rows + i * GM_DP_SESSION_WORDS, 0, GM_DP_SESSION_WORDS * sizeof *rows);
+  }
+  /*
+   * One command per thread with that thread's slots (as local slots) and its
+   * own rows; the rows are scattered back into the caller's order afterwards.
+   */
+  size_t scratch_count = 0;
+  for (uint32_t t = 0; t < n; t++) scratch_count += per_thread[t];
+  size_t scratch_bytes = scratch_count * (sizeof(uint32_t) + GM_DP_SESSION_WORDS * sizeof(double));
+  double *scratch_rows = malloc(scratch_bytes > 0 ? scratch_bytes : 1);
+  if (scratch_rows == NULL) return GM_DP_E_NOMEM;
+  uint32_t *scratch_slots = (uint32_t *)(void *)(scratch_rows + scratch_count * GM_DP_SESSION_WORDS);
+  size_t start[GM_DP_MAX_THREADS], fill[GM_DP_MAX_THREADS];
+  size_t offset = 0;
+  for (uint32_t t = 0; t < n; t++) {
+    start[t] = fill[t] = offset;
+    offset += per_thread[t];
+  }
+  for (size_t i = 0; i < count; i++) {
+    uint32_t thread = slots[i] / dp->per_thread;
+    if (thread < n) scratch_slots[fill[thread]++] = slots[i] - thread * dp->per_thread;
+  }
+  dp_snapshot_wait wait;
+  pthread_mutex_init(&wait.lock, NULL);
+  pthread_cond_init(&wait.done, NULL);
+  wait.remaining = 0;
+  int rc = GM_DP_OK;
+  for (uint32_t t = 0; t < n; t++) {
+    if (per_thread[t] == 0) continue;
+    dp_command *cmd = new_command(DP_CMD_SNAPSHOT, 0);
+    if (cmd == NULL) {
+      rc = GM_DP_E_NOMEM;
+      break;
+    }
+    cmd->snapshot_count = per_thread[t];
+    cmd->slots = scratch_slots + start[t];
+    cmd->rows = scratch_rows + start[t] * GM_DP_SESSION_WORDS;
+    cmd->wait = &wait;
+    pthread_mutex_lock(&wait.lock);
+    wait.remaining++;
+    pthread_mutex_unlock(&wait.lock);
+    if (!push_command(&dp->threads[t], cmd)) {
+      pthread_mutex_lock(&wait.lock);
+      wait.remaining--;
+      pthread_mutex_unlock(&wait.lock);
+      free(cmd);
+      rc = GM_DP_E_STOPPED;
+      break;
+    }
+  }
+  /* Commands already queued write into the scratch rows: wait for them even when a later push failed. */
+  pthread_mutex_lock(&wait.lock);
+  while (wait.remaining > 0) pthread_cond_wait(&wait.done, &wait.lock);
+  pthread_mutex_unlock(&wait.lock);
+  pthread_cond_destroy(&wait.done);
+  pthread_mutex_destroy(&wait.lock);
+  if (rc == GM_DP_OK) {
+    for (uint32_t t = 0; t < n; t++) fill[t] = start[t];
+    for (size_t i = 0; i < count; i++) {
+      uint32_t thread = slots[i] / dp->per_thread;
+      if (thread >= n) continue;
+      memcpy(rows + i * GM_DP_SESSION_WORDS, scratch_rows + fill[thread]++ * GM_DP_SESSION_WORDS,
+             GM_DP_SESSION_WORDS * sizeof *rows);
+    }
+  }
+  free(scratch_rows);
+  return rc;
+}
+
+void gm_dp_memory_usage(const gm_dp *dp, gm_dp_memory *out) {
+  const gm_dp_options *o = &dp->options;
+  memset(out, 0, sizeof *out);
+  out->flow_entry_bytes = sizeof(dp_flow);
+  out->shared_bytes = gm_dp_shared_bytes(o);
+  for (uint32_t i = 0; i < o->threads; i++) {
+    const dp_thread *t = &dp->threads[i];
+    out->capacity += t->table.capacity;
+    out->flow_entries_touched += dp_table_high_water(&t->table);
+    out->index_bytes += 2 * (size_t)t->table.index_size * sizeof(uint32_t);
+    out->upstream_bytes += (size_t)t->ups.capacity * sizeof(dp_upstream_sock) +
+                           ((size_t)t->ups.dest_mask + 1) * sizeof(dp_dest);
+    out->ring_bytes += ((size_t)t->queue.mask + 1) * (sizeof(dp_queued) + t->queue.slot_bytes) +
+                       ((size_t)t->events.mask + 1) * sizeof(gm_dp_event) +
+                       DP_SOURCE_BUCKETS * sizeof(dp_source_bucket) + (size_t)o->batch * o->max_datagram;
+  }
 }
 
 void gm_dp_wake_reset(gm_dp *dp) { atomic_store(&dp->wake_pending, 0); }

@@ -19,50 +19,74 @@ enum dp_flow_state {
   DP_FLOW_DENIED = 4   /* TS said drop: datagrams dropped until idle */
 };
 
+/*
+ * One session. The tracker comes first (8-byte aligned state); then what the
+ * per-packet path touches. Kept small because it is the per-session memory:
+ * timestamps are a double (first arrival) and a u32 of monotonic ms since the
+ * thread's epoch (last arrival: also the idle clock), packet counters are u32
+ * (a session's counts wrap after 2^32 datagrams one way; the thread counters
+ * are u64), byte counters u64.
+ */
 typedef struct dp_flow {
+  gm_tracker tracker;    /* 168 */
   gm_dp_addr client;     /* 20 */
   gm_dp_addr upstream;   /* 20: the pod */
-  uint16_t listener;
+  uint32_t gen;
+  /* Index into the thread's upstream sockets (DP_NONE = none); while the entry is free, the next free entry. */
+  uint32_t upstream_sock;
+  uint8_t listener;      /* < GM_DP_MAX_LISTENERS */
   uint8_t state;         /* enum dp_flow_state */
   uint8_t pending_count; /* datagrams queued to TS while pending */
   uint8_t opened_emitted;
-  uint8_t pad[3];
-  uint32_t gen;
-  uint32_t upstream_sock; /* index into the thread's upstream sockets; UINT32_MAX = none */
-  uint32_t since_stats;   /* datagrams since the shared stats block was refreshed */
-  uint32_t next_free;
-  uint64_t packets[2];
+  uint32_t last_ms;      /* monotonic ms since dp_thread.epoch_mono_ms of the last datagram */
+  uint32_t packets[2];
   uint64_t bytes[2];
-  double first_at;
-  double last_at;
-  uint64_t last_mono_ms;
-  gm_tracker tracker;
+  double first_at;       /* ms since the Unix epoch */
 } dp_flow;
 
-_Static_assert(sizeof(dp_flow) <= 300, "a flow table entry must stay within 300 bytes");
+_Static_assert(sizeof(dp_flow) <= 256, "a flow table entry must stay within 256 bytes");
+_Static_assert(GM_DP_MAX_LISTENERS <= 256, "dp_flow.listener is a u8");
+
+#define DP_NONE UINT32_MAX
+
+/*
+ * Index words: (5-bit hash tag << 27) | (entry + 1); 0 = empty. The tag skips
+ * most entries whose key differs without touching them (a cache miss each).
+ */
+#define DP_INDEX_SLOT_BITS 27
+#define DP_INDEX_SLOT_MASK ((1u << DP_INDEX_SLOT_BITS) - 1)
+_Static_assert((1u << 26) < DP_INDEX_SLOT_MASK, "entry numbers (max_sessions <= 2^26) fit below the tag");
 
 typedef struct dp_table {
   uint32_t capacity;    /* entries */
   uint32_t used;
-  uint32_t mask;        /* index size - 1 */
-  uint32_t free_head;   /* free list of entries, UINT32_MAX = empty */
-  dp_flow *flows;
-  uint32_t *by_client;  /* slot + 1, 0 = empty; key (listener, client) */
-  uint32_t *by_reverse; /* slot + 1; key (upstream socket, pod address) */
+  /* Entries handed out at least once: [0, high_water) have been touched, the rest of the mapping never was. */
+  _Atomic uint32_t high_water;
+  uint32_t free_head;   /* LIFO list of freed entries (reused before untouched ones), DP_NONE = empty */
+  uint32_t index_size;  /* words per index: capacity * 3/2, so load <= 2/3 */
+  dp_flow *flows;       /* mmap'd, MAP_NORESERVE: untouched capacity costs no memory */
+  uint32_t *by_client;  /* key (listener, client) */
+  uint32_t *by_reverse; /* key (upstream socket, pod address) */
 } dp_table;
 
 int dp_table_init(dp_table *table, uint32_t capacity);
 void dp_table_free(dp_table *table);
-dp_flow *dp_table_find(dp_table *table, uint16_t listener, const gm_dp_addr *client);
+dp_flow *dp_table_find(dp_table *table, uint8_t listener, const gm_dp_addr *client);
 dp_flow *dp_table_find_reverse(dp_table *table, uint32_t upstream_sock, const gm_dp_addr *pod);
 /* Takes a free entry and indexes it by client; NULL when full. */
-dp_flow *dp_table_insert(dp_table *table, uint16_t listener, const gm_dp_addr *client);
+dp_flow *dp_table_insert(dp_table *table, uint8_t listener, const gm_dp_addr *client);
 /* Indexes the flow by (upstream_sock, upstream) once both are set. */
 void dp_table_link_reverse(dp_table *table, dp_flow *flow);
 void dp_table_remove(dp_table *table, dp_flow *flow);
 static inline uint32_t dp_table_slot(const dp_table *table, const dp_flow *flow) {
   return (uint32_t)(flow - table->flows);
 }
+static inline uint32_t dp_table_high_water(const dp_table *table) {
+  return atomic_load_explicit(&table->high_water, memory_order_relaxed);
+}
+/* Zeroed anonymous memory reserved lazily (pages are backed when first written); NULL on failure. */
+void *dp_map_zeroed(size_t bytes);
+void dp_unmap(void *memory, size_t bytes);
 
 /* ---- Upstream sockets (local ports reused across destinations) ---- */
 
@@ -118,7 +142,14 @@ typedef struct dp_source_bucket {
 
 /* ---- Threads ---- */
 
-enum dp_command_type { DP_CMD_LISTENER = 1, DP_CMD_UPSTREAM, DP_CMD_ANSWER, DP_CMD_DROP };
+enum dp_command_type { DP_CMD_LISTENER = 1, DP_CMD_UPSTREAM, DP_CMD_ANSWER, DP_CMD_DROP, DP_CMD_SNAPSHOT };
+
+/* The control thread waits on this until every I/O thread it asked has written its snapshot rows. */
+typedef struct dp_snapshot_wait {
+  pthread_mutex_t lock;
+  pthread_cond_t done;
+  uint32_t remaining;
+} dp_snapshot_wait;
 
 typedef struct dp_command {
   struct dp_command *next;
@@ -130,6 +161,11 @@ typedef struct dp_command {
   gm_dp_assign assign;
   size_t held_count;
   gm_dp_datagram *held; /* points into the same allocation */
+  /* DP_CMD_SNAPSHOT: rows[i] (GM_DP_SESSION_WORDS doubles) for local slot slots[i]; caller-owned. */
+  size_t snapshot_count;
+  const uint32_t *slots;
+  double *rows;
+  dp_snapshot_wait *wait;
 } dp_command;
 
 typedef struct dp_listener {
@@ -149,6 +185,7 @@ typedef struct dp_thread {
   int wake_fd; /* eventfd: commands and stop */
   pthread_mutex_t lock;
   dp_command *commands;
+  int exited; /* under lock: the thread no longer runs commands (snapshot requests are refused) */
   dp_listener listeners[GM_DP_MAX_LISTENERS];
   dp_table table;
   dp_upstreams ups;
@@ -158,8 +195,10 @@ typedef struct dp_thread {
   double flow_tokens; /* the thread-wide budget of datagrams queued for TS */
   uint64_t flow_tokens_ms;
   uint64_t *counters; /* this thread's block in shared memory */
-  double *sessions;   /* this thread's first session block in shared memory */
   uint32_t slot_base; /* global slot of local slot 0 */
+  /* dp_flow.last_ms counts from here; the real-time clock at the same instant dates it for snapshots. */
+  uint64_t epoch_mono_ms;
+  double epoch_real_ms;
   uint32_t gen_counter;
   uint64_t next_sweep_ms;
   int pushed; /* something went into a ring during this batch */
@@ -229,10 +268,15 @@ int dp_flow_budget_allow(dp_thread *t, uint64_t now_ms);
 void *dp_thread_main(void *arg);
 void dp_thread_shutdown_sessions(dp_thread *t, double now_ms);
 void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_t mono_ms);
+/* Completes a snapshot command (also used when the thread exits with requests still queued). */
+void dp_snapshot_run(dp_thread *t, dp_command *cmd, uint64_t mono_ms);
 
 /* dp_session.c */
-void dp_session_publish(dp_thread *t, dp_flow *flow);
-void dp_session_clear(dp_thread *t, dp_flow *flow);
+static inline uint32_t dp_rel_ms(const dp_thread *t, uint64_t mono_ms) {
+  return (uint32_t)(mono_ms - t->epoch_mono_ms); /* wraps after 49 days: only differences are used */
+}
+/* Writes one snapshot row for a local slot (state 0 when no opened session holds it). */
+void dp_session_snapshot(dp_thread *t, uint32_t local, uint64_t mono_ms, double *row);
 void dp_flow_emit(dp_thread *t, dp_flow *flow, int type, int reason, const gm_key *key, double at_ms);
 void dp_flow_close(dp_thread *t, dp_flow *flow, int reason, double at_ms);
 void dp_flow_remove(dp_thread *t, dp_flow *flow, int reason, double at_ms);

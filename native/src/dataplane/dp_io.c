@@ -76,21 +76,18 @@ static void observe(dp_thread *t, dp_flow *flow, const uint8_t *data, size_t len
   }
 }
 
-static void account(dp_flow *flow, int dir, size_t len, double at, uint64_t mono) {
+static void account(dp_thread *t, dp_flow *flow, int dir, size_t len, uint64_t mono) {
   flow->packets[dir]++;
   flow->bytes[dir] += len;
-  if (flow->first_at == 0) flow->first_at = at;
-  flow->last_at = at;
-  flow->last_mono_ms = mono;
+  flow->last_ms = dp_rel_ms(t, mono);
 }
 
 static void forward_to_upstream(dp_thread *t, dp_flow *flow, const uint8_t *data, size_t len, double at,
                                 uint64_t mono) {
-  account(flow, GM_DIR_FORWARD, len, at, mono);
+  account(t, flow, GM_DIR_FORWARD, len, mono);
   if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
     observe(t, flow, data, len, GM_DIR_FORWARD, at);
   }
-  if (++flow->since_stats >= t->dp->options.stats_every && flow->opened_emitted) dp_session_publish(t, flow);
   tx_append(t, t->ups.socks[flow->upstream_sock].fd, data, len, &flow->upstream, GM_DP_C_tx_upstream_packets);
 }
 
@@ -113,7 +110,7 @@ static int assign(dp_thread *t, dp_flow *flow, int proto, const gm_tracker_confi
   return 0;
 }
 
-static dp_flow *create_flow(dp_thread *t, uint16_t listener, const gm_dp_addr *client, double at, uint64_t mono) {
+static dp_flow *create_flow(dp_thread *t, uint8_t listener, const gm_dp_addr *client, double at, uint64_t mono) {
   dp_flow *flow = dp_table_insert(&t->table, listener, client);
   if (flow == NULL) {
     dp_count(t, GM_DP_C_drop_table_full, 1);
@@ -121,7 +118,7 @@ static dp_flow *create_flow(dp_thread *t, uint16_t listener, const gm_dp_addr *c
   }
   flow->gen = ++t->gen_counter;
   flow->first_at = at;
-  flow->last_mono_ms = mono;
+  flow->last_ms = dp_rel_ms(t, mono);
   dp_count(t, GM_DP_C_flows_created, 1);
   dp_gauge(t, GM_DP_C_flows_active, t->table.used);
   return flow;
@@ -138,7 +135,7 @@ static int queue_datagram(dp_thread *t, dp_flow *flow, const uint8_t *data, size
   return dp_queue_push(t, &entry, data);
 }
 
-static void new_flow(dp_thread *t, uint16_t li, const gm_dp_addr *client, const uint8_t *data, size_t len,
+static void new_flow(dp_thread *t, uint8_t li, const gm_dp_addr *client, const uint8_t *data, size_t len,
                      double at, uint64_t mono) {
   const gm_dp_listener_config *config = &t->listeners[li].config;
   if (config->fixed_proto != GM_DP_PROTO_ASK && config->has_upstream) {
@@ -170,7 +167,7 @@ static void new_flow(dp_thread *t, uint16_t li, const gm_dp_addr *client, const 
   queue_datagram(t, flow, data, len, at);
 }
 
-static void from_client(dp_thread *t, uint16_t li, const uint8_t *data, size_t len, const struct sockaddr_in6 *from,
+static void from_client(dp_thread *t, uint8_t li, const uint8_t *data, size_t len, const struct sockaddr_in6 *from,
                         double at, uint64_t mono) {
   gm_dp_addr client;
   dp_addr_from_sockaddr(&client, from);
@@ -196,7 +193,7 @@ static void from_client(dp_thread *t, uint16_t li, const uint8_t *data, size_t l
       }
       return;
     default: /* denied: keep it denied while the source keeps sending */
-      flow->last_mono_ms = mono;
+      flow->last_ms = dp_rel_ms(t, mono);
       dp_count(t, GM_DP_C_drop_flow_denied, 1);
       return;
   }
@@ -211,11 +208,10 @@ static void from_upstream(dp_thread *t, uint32_t sock, const uint8_t *data, size
     dp_count(t, GM_DP_C_drop_unknown_source, 1);
     return;
   }
-  account(flow, GM_DIR_REVERSE, len, at, mono);
+  account(t, flow, GM_DIR_REVERSE, len, mono);
   if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
     observe(t, flow, data, len, GM_DIR_REVERSE, at);
   }
-  if (++flow->since_stats >= t->dp->options.stats_every && flow->opened_emitted) dp_session_publish(t, flow);
   tx_append(t, t->listeners[flow->listener].fd, data, len, &flow->client, GM_DP_C_tx_client_packets);
 }
 
@@ -244,7 +240,7 @@ static void read_socket(dp_thread *t, int fd, int is_listener, uint32_t index) {
         continue;
       }
       if (is_listener) {
-        from_client(t, (uint16_t)index, data, len, &t->rx_from[i], at, mono);
+        from_client(t, (uint8_t)index, data, len, &t->rx_from[i], at, mono);
       } else {
         from_upstream(t, index, data, len, &t->rx_from[i], at, mono);
       }
@@ -273,17 +269,20 @@ void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_
       t->listeners[cmd->listener].config.upstream = cmd->config.upstream;
       t->listeners[cmd->listener].config.has_upstream = 1;
       return;
+    case DP_CMD_SNAPSHOT:
+      dp_snapshot_run(t, cmd, mono_ms);
+      return;
     default:
       break;
   }
   uint32_t local = cmd->flow.slot - t->slot_base;
-  if (cmd->flow.slot < t->slot_base || local >= t->table.capacity) return;
+  if (cmd->flow.slot < t->slot_base || local >= dp_table_high_water(&t->table)) return;
   dp_flow *flow = &t->table.flows[local];
   if (flow->state == DP_FLOW_FREE || flow->gen != cmd->flow.gen) return; /* gone: idle or replaced */
   if (cmd->type == DP_CMD_DROP) {
     if (flow->state == DP_FLOW_PENDING) {
       flow->state = DP_FLOW_DENIED;
-      flow->last_mono_ms = mono_ms;
+      flow->last_ms = dp_rel_ms(t, mono_ms);
     }
     return;
   }
@@ -317,14 +316,27 @@ static void run_commands(dp_thread *t) {
   }
 }
 
+void dp_snapshot_run(dp_thread *t, dp_command *cmd, uint64_t mono_ms) {
+  for (size_t i = 0; i < cmd->snapshot_count; i++) {
+    dp_session_snapshot(t, cmd->slots[i], mono_ms, cmd->rows + i * GM_DP_SESSION_WORDS);
+  }
+  dp_snapshot_wait *wait = cmd->wait;
+  /* Signalled under the lock: the waiter cannot return (and free `wait`) before the unlock. */
+  pthread_mutex_lock(&wait->lock);
+  if (--wait->remaining == 0) pthread_cond_signal(&wait->done);
+  pthread_mutex_unlock(&wait->lock);
+}
+
 /* ---- idle sweep ---- */
 
 static void sweep(dp_thread *t, double now, uint64_t mono) {
   const gm_dp_options *o = &t->dp->options;
-  for (uint32_t i = 0; i < t->table.capacity && t->table.used > 0; i++) {
+  uint32_t now_rel = dp_rel_ms(t, mono);
+  uint32_t touched = dp_table_high_water(&t->table);
+  for (uint32_t i = 0; i < touched && t->table.used > 0; i++) {
     dp_flow *flow = &t->table.flows[i];
     if (flow->state == DP_FLOW_FREE) continue;
-    uint64_t quiet = mono - flow->last_mono_ms;
+    uint32_t quiet = now_rel - flow->last_ms; /* idle_ms < 2^32: the sweep removes a flow long before a wrap */
     if (flow->state == DP_FLOW_PENDING) {
       if (quiet >= o->pending_ms) {
         dp_count(t, GM_DP_C_drop_pending_timeout, 1);
@@ -332,8 +344,6 @@ static void sweep(dp_thread *t, double now, uint64_t mono) {
       }
     } else if (quiet >= o->idle_ms) {
       dp_flow_remove(t, flow, GM_CLOSE_IDLE, now);
-    } else if (flow->since_stats > 0 && flow->opened_emitted) {
-      dp_session_publish(t, flow);
     }
   }
   dp_gauge(t, GM_DP_C_queue_depth,
@@ -343,9 +353,39 @@ static void sweep(dp_thread *t, double now, uint64_t mono) {
 }
 
 void dp_thread_shutdown_sessions(dp_thread *t, double now_ms) {
-  for (uint32_t i = 0; i < t->table.capacity && t->table.used > 0; i++) {
+  uint32_t touched = dp_table_high_water(&t->table);
+  for (uint32_t i = 0; i < touched && t->table.used > 0; i++) {
     dp_flow *flow = &t->table.flows[i];
     if (flow->state != DP_FLOW_FREE) dp_flow_remove(t, flow, GM_CLOSE_PROXY_SHUTDOWN, now_ms);
+  }
+}
+
+/*
+ * On exit: snapshot requests still queued are answered (their callers wait for
+ * them) and later ones are refused; other commands stay for dp_thread free.
+ */
+static void finish_snapshots(dp_thread *t) {
+  pthread_mutex_lock(&t->lock);
+  t->exited = 1;
+  dp_command **link = &t->commands;
+  dp_command *snapshots = NULL;
+  while (*link != NULL) {
+    dp_command *cmd = *link;
+    if (cmd->type == DP_CMD_SNAPSHOT) {
+      *link = cmd->next;
+      cmd->next = snapshots;
+      snapshots = cmd;
+    } else {
+      link = &cmd->next;
+    }
+  }
+  pthread_mutex_unlock(&t->lock);
+  uint64_t mono = dp_mono_ms();
+  while (snapshots != NULL) {
+    dp_command *next = snapshots->next;
+    dp_snapshot_run(t, snapshots, mono);
+    free(snapshots);
+    snapshots = next;
   }
 }
 
@@ -383,6 +423,7 @@ void *dp_thread_main(void *arg) {
     }
     notify(t);
   }
+  finish_snapshots(t);
   dp_thread_shutdown_sessions(t, dp_now_ms());
   notify(t);
   return NULL;

@@ -1,9 +1,8 @@
 /*
- * Session bookkeeping on the I/O thread: the shared per-session stats blocks
- * (written under a seqlock so TS never reads a half-written block), lifecycle
- * events, and flow removal.
+ * Session bookkeeping on the I/O thread: snapshots of sessions (computed from
+ * the flow entry when the control thread asks, so a session keeps no block of
+ * its own), lifecycle events, and flow removal.
  */
-#include <math.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,48 +20,31 @@ uint64_t dp_mono_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static double *session_block(dp_thread *t, const dp_flow *flow) {
-  return t->sessions + (size_t)dp_table_slot(&t->table, flow) * GM_DP_SESSION_WORDS;
-}
-
-static void seq_begin(double *block) {
-  double seq = block[GM_DP_S_SEQ] + 1;
-  __atomic_store(&block[GM_DP_S_SEQ], &seq, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-}
-
-static void seq_end(double *block) {
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  double seq = block[GM_DP_S_SEQ] + 1;
-  __atomic_store(&block[GM_DP_S_SEQ], &seq, __ATOMIC_RELAXED);
-}
-
-void dp_session_publish(dp_thread *t, dp_flow *flow) {
-  double *b = session_block(t, flow);
+void dp_session_snapshot(dp_thread *t, uint32_t local, uint64_t mono_ms, double *row) {
+  memset(row, 0, GM_DP_SESSION_WORDS * sizeof *row);
+  if (local >= dp_table_high_water(&t->table)) return;
+  const dp_flow *flow = &t->table.flows[local];
+  if ((flow->state != DP_FLOW_ACTIVE && flow->state != DP_FLOW_CLOSED) || !flow->opened_emitted) return;
   double stats[GM_STATS_MAX];
   int count = gm_tracker_stats(&flow->tracker, stats);
-  seq_begin(b);
-  b[GM_DP_S_GEN] = flow->gen;
-  b[GM_DP_S_PROTO] = flow->tracker.proto;
-  b[GM_DP_S_STATE] = flow->state == DP_FLOW_CLOSED ? 2 : 1;
-  b[GM_DP_S_PACKETS_FWD] = (double)flow->packets[0];
-  b[GM_DP_S_BYTES_FWD] = (double)flow->bytes[0];
-  b[GM_DP_S_PACKETS_REV] = (double)flow->packets[1];
-  b[GM_DP_S_BYTES_REV] = (double)flow->bytes[1];
-  b[GM_DP_S_FIRST_AT] = flow->first_at;
-  b[GM_DP_S_LAST_AT] = flow->last_at;
-  b[GM_DP_S_STAT_COUNT] = count;
-  b[GM_DP_S_LISTENER] = flow->listener;
-  for (int i = 0; i < count && i < GM_STATS_MAX; i++) b[GM_DP_S_STATS + i] = stats[i];
-  seq_end(b);
-  flow->since_stats = 0;
-}
-
-void dp_session_clear(dp_thread *t, dp_flow *flow) {
-  double *b = session_block(t, flow);
-  seq_begin(b);
-  b[GM_DP_S_STATE] = 0;
-  seq_end(b);
+  if (count > GM_STATS_MAX) count = GM_STATS_MAX;
+  /* last_ms is within the idle timeout of now, so the u32 difference recovers it across a wrap. */
+  uint32_t quiet = dp_rel_ms(t, mono_ms) - flow->last_ms;
+  double last_mono = (double)(mono_ms - t->epoch_mono_ms) - (double)quiet;
+  row[GM_DP_S_GEN] = flow->gen;
+  row[GM_DP_S_PROTO] = flow->tracker.proto;
+  row[GM_DP_S_STATE] = flow->state == DP_FLOW_CLOSED ? 2 : 1;
+  row[GM_DP_S_PACKETS_FWD] = (double)flow->packets[0];
+  row[GM_DP_S_BYTES_FWD] = (double)flow->bytes[0];
+  row[GM_DP_S_PACKETS_REV] = (double)flow->packets[1];
+  row[GM_DP_S_BYTES_REV] = (double)flow->bytes[1];
+  row[GM_DP_S_FIRST_AT] = flow->first_at;
+  double last_at = t->epoch_real_ms + last_mono;
+  /* Two clocks at different resolutions: never report the last datagram before the first. */
+  row[GM_DP_S_LAST_AT] = last_at > flow->first_at ? last_at : flow->first_at;
+  row[GM_DP_S_STAT_COUNT] = count;
+  row[GM_DP_S_LISTENER] = flow->listener;
+  for (int i = 0; i < count; i++) row[GM_DP_S_STATS + i] = stats[i];
 }
 
 void dp_flow_emit(dp_thread *t, dp_flow *flow, int type, int reason, const gm_key *key, double at_ms) {
@@ -77,7 +59,8 @@ void dp_flow_emit(dp_thread *t, dp_flow *flow, int type, int reason, const gm_ke
   e.at_ms = at_ms;
   e.client = flow->client;
   e.upstream = flow->upstream;
-  memcpy(e.packets, flow->packets, sizeof e.packets);
+  e.packets[0] = flow->packets[0];
+  e.packets[1] = flow->packets[1];
   memcpy(e.bytes, flow->bytes, sizeof e.bytes);
   if (type == GM_EVENT_OPENED) {
     flow->opened_emitted = 1;
@@ -88,8 +71,6 @@ void dp_flow_emit(dp_thread *t, dp_flow *flow, int type, int reason, const gm_ke
       dp_count(t, GM_DP_C_closed_protocol_disconnect + reason - GM_CLOSE_PROTOCOL_DISCONNECT, 1);
     }
   }
-  /* Stats first, so a TS reader woken by the event sees the block it names. */
-  dp_session_publish(t, flow);
   dp_event_push(t, &e);
 }
 
@@ -101,8 +82,7 @@ void dp_flow_close(dp_thread *t, dp_flow *flow, int reason, double at_ms) {
 
 void dp_flow_remove(dp_thread *t, dp_flow *flow, int reason, double at_ms) {
   dp_flow_close(t, flow, reason, at_ms);
-  if (flow->opened_emitted) dp_session_clear(t, flow);
-  if (flow->upstream_sock != UINT32_MAX) dp_upstream_release(t, flow->upstream_sock, &flow->upstream);
+  if (flow->upstream_sock != DP_NONE) dp_upstream_release(t, flow->upstream_sock, &flow->upstream);
   dp_table_remove(&t->table, flow);
   dp_count(t, GM_DP_C_flows_removed, 1);
   dp_gauge(t, GM_DP_C_flows_active, t->table.used);

@@ -5,6 +5,8 @@
  * to its pod yet, and a new socket is opened only when every socket already
  * carries one; the socket count is the largest number of concurrent flows to
  * any single pod, not the session count. Sockets stay open until shutdown.
+ * Both tables are sized for the worst case (a socket or a destination per
+ * session) but mapped lazily: only the entries in use cost memory.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,9 +23,9 @@ int dp_upstreams_init(dp_upstreams *ups, uint32_t capacity) {
   uint32_t size = 16;
   while (size < capacity + capacity / 4) size <<= 1;
   ups->capacity = capacity;
-  ups->socks = calloc(capacity, sizeof *ups->socks);
-  ups->dests = calloc(size, sizeof *ups->dests);
   ups->dest_mask = size - 1;
+  ups->socks = dp_map_zeroed((size_t)capacity * sizeof *ups->socks);
+  ups->dests = dp_map_zeroed((size_t)size * sizeof *ups->dests);
   if (ups->socks == NULL || ups->dests == NULL) {
     dp_upstreams_free(ups);
     return GM_DP_E_NOMEM;
@@ -35,8 +37,8 @@ void dp_upstreams_free(dp_upstreams *ups) {
   for (uint32_t i = 0; i < ups->count; i++) {
     if (ups->socks[i].fd >= 0) close(ups->socks[i].fd);
   }
-  free(ups->socks);
-  free(ups->dests);
+  dp_unmap(ups->socks, (size_t)ups->capacity * sizeof *ups->socks);
+  if (ups->dests != NULL) dp_unmap(ups->dests, ((size_t)ups->dest_mask + 1) * sizeof *ups->dests);
   memset(ups, 0, sizeof *ups);
 }
 

@@ -8,8 +8,8 @@
  * shards when threads > 1), its flow table, its upstream sockets, its new-flow
  * queue and its event ring; nothing on the per-packet path takes a lock. The
  * control thread (JS) talks to an I/O thread only through its command list
- * (mutex + eventfd: per new flow, never per packet) and reads the
- * single-producer rings and the shared counters.
+ * (mutex + eventfd: per new flow or per snapshot, never per packet) and reads
+ * the single-producer rings and the shared counters.
  */
 #ifndef GM_DATAPLANE_H
 #define GM_DATAPLANE_H
@@ -68,7 +68,7 @@ typedef struct gm_dp_options {
   uint32_t event_capacity; /* lifecycle events per thread ring (rounded up to a power of two) */
   uint32_t idle_ms;        /* idle backstop of a classified flow */
   uint32_t pending_ms;     /* how long a flow may wait for TS's answer */
-  uint32_t sweep_ms;       /* idle sweep and stats refresh cadence */
+  uint32_t sweep_ms;       /* idle sweep cadence */
   uint32_t batch;          /* recvmmsg/sendmmsg batch, 1..GM_DP_MAX_BATCH */
   uint32_t max_datagram;   /* receive buffer per datagram; larger ones are dropped (oversize) */
   uint32_t pending_window; /* datagrams of a pending flow sent to TS; the rest are dropped */
@@ -76,7 +76,6 @@ typedef struct gm_dp_options {
   double source_rate;      /* per-source new-flow budget: refill per second */
   double flow_burst;       /* per-thread budget of datagrams queued for TS: bucket size */
   double flow_rate;        /* per-thread budget of datagrams queued for TS: refill per second */
-  uint32_t stats_every;    /* a session's shared stats are refreshed every this many datagrams */
   /* Called from an I/O thread when the queue or event ring went from drained to non-empty. */
   void (*notify)(void *ctx);
   void *notify_ctx;
@@ -84,7 +83,7 @@ typedef struct gm_dp_options {
   void *shared;
 } gm_dp_options;
 
-/* ---- Shared memory (read by TS without a call; see docs/native.md). ---- */
+/* ---- Shared memory: the per-thread counters (read by TS without a call; see docs/native.md). ---- */
 
 #define GM_DP_COUNTERS(X)                                                         \
   X(rx_client_packets) X(rx_client_bytes) X(tx_upstream_packets) X(tx_upstream_bytes) \
@@ -106,12 +105,15 @@ extern const char *const gm_dp_counter_names[GM_DP_COUNTER_COUNT];
 /* Words (8 bytes) per thread counter block: a multiple of 8 so blocks never share a cache line. */
 #define GM_DP_COUNTER_STRIDE (((GM_DP_COUNTER_COUNT + 7) / 8) * 8)
 
-/* Per-session block (doubles), at slot index * GM_DP_SESSION_WORDS after the counters. */
+/*
+ * A session snapshot row (doubles), as gm_dp_sessions() writes it. Sessions
+ * have no memory of their own outside the flow table: a snapshot is computed
+ * from the flow entry by its I/O thread when asked.
+ */
 enum gm_dp_session_word {
-  GM_DP_S_SEQ = 0,       /* seqlock: odd while the I/O thread writes the block */
-  GM_DP_S_GEN,           /* generation of the flow that owns the slot (from its events) */
+  GM_DP_S_GEN = 0,       /* generation of the flow that holds the slot (from its events) */
   GM_DP_S_PROTO,
-  GM_DP_S_STATE,         /* 0 free, 1 open, 2 closed (lingering until idle) */
+  GM_DP_S_STATE,         /* 0 no session, 1 open, 2 closed (lingering until idle) */
   GM_DP_S_PACKETS_FWD,
   GM_DP_S_BYTES_FWD,
   GM_DP_S_PACKETS_REV,
@@ -120,15 +122,14 @@ enum gm_dp_session_word {
   GM_DP_S_LAST_AT,
   GM_DP_S_STAT_COUNT,
   GM_DP_S_LISTENER,
-  GM_DP_S_STATS = 12     /* GM_STATS_MAX doubles, NaN = null, named by the protocol's stat_names */
+  GM_DP_S_STATS = 11     /* GM_STATS_MAX doubles, NaN = null, named by the protocol's stat_names */
 };
 #define GM_DP_SESSION_WORDS (GM_DP_S_STATS + GM_STATS_MAX)
 
 /* Slots per thread: session slot = thread * per_thread + local slot. */
 uint32_t gm_dp_slots_per_thread(const gm_dp_options *options);
+/* Bytes of the shared memory: the counter blocks only. */
 size_t gm_dp_shared_bytes(const gm_dp_options *options);
-/* Word offset of the session blocks in the shared memory. */
-size_t gm_dp_sessions_offset(const gm_dp_options *options);
 
 /* ---- Flows and events ---- */
 
@@ -193,6 +194,27 @@ int gm_dp_queue_peek(gm_dp *dp, uint32_t thread, gm_dp_new_datagram *out);
 void gm_dp_queue_pop(gm_dp *dp, uint32_t thread);
 int gm_dp_event_pop(gm_dp *dp, uint32_t thread, gm_dp_event *out);
 uint32_t gm_dp_threads(const gm_dp *dp);
+
+/*
+ * Snapshots of sessions by global slot: row i (GM_DP_SESSION_WORDS doubles at
+ * rows + i * GM_DP_SESSION_WORDS) for slots[i]. Each I/O thread involved fills
+ * its rows between two batches, as one command; the caller blocks until all
+ * are written (one wake-up per thread, not per slot). Slots out of range give
+ * state 0. Not to be called concurrently with gm_dp_stop/gm_dp_destroy.
+ */
+int gm_dp_sessions(gm_dp *dp, const uint32_t *slots, size_t count, double *rows);
+
+/* Memory the data plane holds, for its own accounting (docs/native.md "Memory"). */
+typedef struct gm_dp_memory {
+  size_t flow_entry_bytes;   /* one flow table entry */
+  size_t flow_entries_touched; /* entries ever handed out (the mapping behind the rest is untouched) */
+  size_t index_bytes;        /* both flow indexes of every thread (touched as sessions hash into them) */
+  size_t upstream_bytes;     /* upstream socket and destination tables as allocated (touched per use) */
+  size_t ring_bytes;         /* new-flow queues, event rings, source budgets, receive buffers */
+  size_t shared_bytes;       /* the counters shared with TS */
+  size_t capacity;           /* flow table entries over all threads */
+} gm_dp_memory;
+void gm_dp_memory_usage(const gm_dp *dp, gm_dp_memory *out);
 
 /* Stops the I/O threads (closing open sessions with proxy_shutdown into the rings); idempotent. */
 void gm_dp_stop(gm_dp *dp);

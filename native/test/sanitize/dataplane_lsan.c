@@ -9,8 +9,9 @@
  * "TS" (this program, answering from the new-flow queue) and one with a fixed
  * protocol. An in-process UDP echo plays the game pod. Checks: every datagram
  * comes back, counters match, the RTP tracker opens the session, the idle
- * backstop closes the first one, shutdown closes the second with
- * proxy_shutdown, and no file descriptor is left open.
+ * backstop closes the first one, a snapshot of every slot finds the second
+ * with its exact totals, shutdown closes it with proxy_shutdown, and no file
+ * descriptor is left open.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -181,7 +182,7 @@ int main(int argc, char **argv) {
   gm_dp_options o = {.threads = 2, .max_sessions = 64, .queue_capacity = 64, .event_capacity = 64,
                      .idle_ms = 300, .pending_ms = 2000, .sweep_ms = 50, .batch = 32, .max_datagram = 2048,
                      .pending_window = 8, .source_burst = 8, .source_rate = 16, .flow_burst = 64,
-                     .flow_rate = 1000, .stats_every = 16};
+                     .flow_rate = 1000};
   o.shared = calloc(1, gm_dp_shared_bytes(&o));
   gm_dp *dp = NULL;
   int err = 0;
@@ -215,6 +216,22 @@ int main(int argc, char **argv) {
   CHECK(sockets >= 1 && sockets <= 2, "upstream sockets %llu", (unsigned long long)sockets);
   CHECK(counter(&o, GM_DP_C_closed_idle) == 1, "one idle close");
 
+  /* Snapshots of every slot (both threads) in one call: exactly one open RTP session, with its totals. */
+  uint32_t slots[64];
+  static double rows[64 * GM_DP_SESSION_WORDS];
+  for (uint32_t i = 0; i < 64; i++) slots[i] = i;
+  CHECK(gm_dp_sessions(dp, slots, 64, rows) == GM_DP_OK, "sessions snapshot");
+  int open_rows = 0;
+  for (int i = 0; i < 64; i++) {
+    const double *row = rows + (size_t)i * GM_DP_SESSION_WORDS;
+    if (row[GM_DP_S_STATE] == 0) continue;
+    open_rows++;
+    CHECK(row[GM_DP_S_STATE] == 1 && row[GM_DP_S_PROTO] == GM_PROTO_RTP, "the open session is RTP");
+    CHECK(row[GM_DP_S_PACKETS_FWD] == (double)n && row[GM_DP_S_PACKETS_REV] == (double)n, "snapshot totals");
+    CHECK(row[GM_DP_S_STAT_COUNT] > 0 && row[GM_DP_S_LAST_AT] >= row[GM_DP_S_FIRST_AT], "snapshot stats and times");
+  }
+  CHECK(open_rows == 1, "one open session in the snapshot (got %d)", open_rows);
+
   gm_dp_event events[64];
   int count = drain_events(dp, events, 64);
   gm_dp_stop(dp);
@@ -233,6 +250,7 @@ int main(int argc, char **argv) {
   }
   CHECK(opened == 2 && idle == 1 && shutdown == 1, "events: opened %d idle %d shutdown %d", opened, idle, shutdown);
 
+  CHECK(gm_dp_sessions(dp, slots, 1, rows) == GM_DP_E_STOPPED, "no snapshot after stop");
   gm_dp_destroy(dp);
   close(pod);
   close(client1);
