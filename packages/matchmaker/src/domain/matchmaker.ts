@@ -37,6 +37,15 @@ export interface RoundSummary {
   readonly failures: Partial<Record<AllocationFailure, number>>;
 }
 
+/** Key of the purge timer among the per-pool round timers (pool names cannot be empty). */
+const PURGE_TIMER = '';
+const PURGE_INTERVAL_MS = 5000;
+
+interface StartedRound {
+  readonly allocations: Promise<void>;
+  readonly summary: () => RoundSummary;
+}
+
 /**
  * Tickets → matches → allocation → assignments. Ownership changes go through
  * the store's atomic operations only, so replicas sharing a store can run
@@ -189,11 +198,29 @@ export class Matchmaker {
       const timer = setInterval(() => {
         if (this.running.has(pool.name)) return;
         this.running.add(pool.name);
-        this.round(pool.name)
+        // The next round may start once this one has claimed its tickets: waiting
+        // for every proxy acknowledgement too made a slow ack skip whole intervals.
+        this.startRound(pool.name)
           .catch(() => undefined)
           .finally(() => this.running.delete(pool.name));
       }, pool.matchIntervalMs);
       this.timers.set(pool.name, timer);
+    }
+    if (!this.timers.has(PURGE_TIMER)) {
+      // Finished tickets stay readable while their assignment may still be fetched, then go:
+      // without this the memory store keeps every ticket ever created.
+      const retentionMs =
+        Math.max(
+          ...[...this.pools.values()].map((p) =>
+            Math.max(p.ticketTtlSeconds, p.assignmentTtlSeconds),
+          ),
+          0,
+        ) * 1000;
+      const timer = setInterval(() => {
+        this.store.purgeFinished(this.clock() - retentionMs).catch(() => undefined);
+      }, PURGE_INTERVAL_MS);
+      timer.unref();
+      this.timers.set(PURGE_TIMER, timer);
     }
   }
 
@@ -202,11 +229,25 @@ export class Matchmaker {
     this.timers.clear();
   }
 
-  /** One matching round for one pool: expire, backfill, match, allocate. */
+  /** One matching round for one pool: expire, backfill, match, allocate; resolves when all is done. */
   async round(poolName: string): Promise<RoundSummary> {
+    const started = await this.startRound(poolName);
+    await started.allocations;
+    return started.summary();
+  }
+
+  /**
+   * A round up to the point where every match of it is under way: resolves
+   * once the tickets are claimed; `allocations` settles when the proxies have
+   * answered and the assignments are committed.
+   */
+  private async startRound(poolName: string): Promise<StartedRound> {
     const pool = this.pools.get(poolName);
     const failures: Partial<Record<AllocationFailure, number>> = {};
-    if (pool === undefined) return { expired: 0, proposals: 0, assignedTickets: 0, failures };
+    if (pool === undefined) {
+      const empty = { expired: 0, proposals: 0, assignedTickets: 0, failures };
+      return { allocations: Promise.resolve(), summary: () => empty };
+    }
     const now = this.clock();
     for (const reservation of await this.store.releaseExpired(now)) {
       void reservation;
@@ -253,6 +294,7 @@ export class Matchmaker {
     }
     const byId = new Map(queued.map((t) => [t.id, t]));
     const used = new Set<string>();
+    const claims: Promise<string | null>[] = [];
     const work: Promise<void>[] = [];
     for (const proposal of proposals) {
       const teams = this.resolveProposal(proposal.teams, byId, used);
@@ -263,15 +305,35 @@ export class Matchmaker {
         fail(plan.reason);
         continue;
       }
+      const claimed = this.claim(tickets);
+      claims.push(claimed);
       work.push(
-        this.allocate(pool, teams, plan.candidates, 'match').then((result) => {
-          if (typeof result === 'number') assignedTickets += result;
-          else if (result !== 'skipped') fail(result);
-        }),
+        claimed
+          .then((claimId) =>
+            claimId === null
+              ? 'skipped'
+              : this.allocateClaimed(pool, teams, plan.candidates, 'match', claimId),
+          )
+          .then((result) => {
+            if (typeof result === 'number') assignedTickets += result;
+            else if (result !== 'skipped') fail(result);
+          }),
       );
     }
-    await Promise.all(work);
-    return { expired: expired.size, proposals: proposals.length, assignedTickets, failures };
+    const allocations = Promise.all(work).then(() => undefined);
+    // Handled here so a store failure while the claims are awaited is not an unhandled rejection.
+    allocations.catch(() => undefined);
+    // Claimed tickets are out of the queue, so the next round cannot propose them again.
+    await Promise.allSettled(claims);
+    return {
+      allocations,
+      summary: () => ({
+        expired: expired.size,
+        proposals: proposals.length,
+        assignedTickets,
+        failures,
+      }),
+    };
   }
 
   /** Drops proposals naming unknown, repeated or already used tickets. */
@@ -336,7 +398,14 @@ export class Matchmaker {
     candidates: readonly PodRef[],
     kind: 'match' | 'backfill',
   ): Promise<number | 'skipped' | AllocationFailure> {
-    const tickets = teams.flat();
+    const claimId = await this.claim(teams.flat());
+    // Cancelled, expired or claimed by another replica since the snapshot.
+    if (claimId === null) return 'skipped';
+    return this.allocateClaimed(pool, teams, candidates, kind, claimId);
+  }
+
+  /** Moves the tickets from 'queued' to 'matched' under a new claim id, all or none. */
+  private async claim(tickets: readonly Ticket[]): Promise<string | null> {
     const now = this.clock();
     const claimId = randomUUID();
     const claimed = await this.store.transition(
@@ -346,8 +415,18 @@ export class Matchmaker {
         next: { ...t, state: 'matched', matchId: claimId, updatedAt: now },
       })),
     );
-    // Cancelled, expired or claimed by another replica since the snapshot.
-    if (!claimed) return 'skipped';
+    return claimed ? claimId : null;
+  }
+
+  private async allocateClaimed(
+    pool: PoolConfig,
+    teams: readonly (readonly Ticket[])[],
+    candidates: readonly PodRef[],
+    kind: 'match' | 'backfill',
+    claimId: string,
+  ): Promise<number | AllocationFailure | 'skipped'> {
+    const tickets = teams.flat();
+    const now = this.clock();
     const players = tickets.reduce((n, t) => n + t.players.length, 0);
     const reservation = await this.store.reserve({
       id: claimId,
@@ -457,10 +536,12 @@ export class Matchmaker {
     );
     this.metrics.allocations.inc({ cluster: node.cluster, kind: at.kind });
     if (at.kind === 'match') this.metrics.matches.inc({ pool: pool.name, cluster: node.cluster });
+    // One counter update per match, not per ticket: each update hashes its labels.
+    const poolLabel = { pool: pool.name };
+    this.metrics.ticketsMatched.inc(poolLabel, assigned.length);
+    this.metrics.ticketsAssigned.inc(poolLabel, assigned.length);
     for (const ticket of assigned) {
-      this.metrics.ticketsMatched.inc({ pool: pool.name });
-      this.metrics.ticketsAssigned.inc({ pool: pool.name });
-      this.metrics.ticketToAssignment.observe({ pool: pool.name }, (now - ticket.createdAt) / 1000);
+      this.metrics.ticketToAssignment.observe(poolLabel, (now - ticket.createdAt) / 1000);
       this.watchers.notify(ticket);
     }
     return assigned.length;

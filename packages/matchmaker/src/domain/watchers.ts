@@ -2,6 +2,12 @@ import type { Ticket } from './types.js';
 
 type Listener = (ticket: Ticket) => void;
 
+/** A pending `waitFor`: its outcome, and how to stop waiting early (idempotent). */
+export interface TicketWait {
+  readonly result: Promise<Ticket | null>;
+  readonly cancel: () => void;
+}
+
 /** Carries a local ticket change to other matchmaker replicas (the Redis bus). */
 export type WatcherRelay = (ticket: Ticket) => void;
 
@@ -46,27 +52,30 @@ export class TicketWatchers {
     for (const listener of [...set]) listener(ticket);
   }
 
-  /** Resolves with the ticket once `done` holds for it, or null after `timeoutMs`. */
-  waitFor(
-    id: string,
-    done: (ticket: Ticket) => boolean,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<Ticket | null> {
-    return new Promise((resolve) => {
-      const finish = (ticket: Ticket | null): void => {
-        clearTimeout(timer);
-        unwatch();
-        signal?.removeEventListener('abort', onAbort);
-        resolve(ticket);
-      };
-      const onAbort = (): void => finish(null);
-      const unwatch = this.watch(id, (ticket) => {
-        if (done(ticket)) finish(ticket);
-      });
-      const timer = setTimeout(() => finish(null), timeoutMs);
-      signal?.addEventListener('abort', onAbort);
+  /**
+   * `result` resolves with the ticket once `done` holds for it, or null after
+   * `timeoutMs` or on `cancel()`. A plain cancel function rather than an
+   * AbortSignal: every long-poll ends with one, and each `abort()` builds a
+   * DOMException with a stack trace.
+   */
+  waitFor(id: string, done: (ticket: Ticket) => boolean, timeoutMs: number): TicketWait {
+    let resolveResult: (ticket: Ticket | null) => void = () => undefined;
+    let finished = false;
+    const result = new Promise<Ticket | null>((resolve) => {
+      resolveResult = resolve;
     });
+    const finish = (ticket: Ticket | null): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      unwatch();
+      resolveResult(ticket);
+    };
+    const unwatch = this.watch(id, (ticket) => {
+      if (done(ticket)) finish(ticket);
+    });
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    return { result, cancel: () => finish(null) };
   }
 
   get size(): number {

@@ -31,6 +31,8 @@ function sendError(reply: FastifyReply, code: MmErrorCode, detail?: string): Fas
   return reply.code(MM_ERRORS[code].status).send(errorBody(code, detail));
 }
 
+const isFinal = (ticket: Ticket): boolean => FINAL_STATES.has(ticket.state);
+
 function ownerOf(principal: Principal | null): string | null {
   return principal?.kind === 'bearer' ? principal.subject : null;
 }
@@ -137,21 +139,18 @@ export async function ticketRoutes(
       const owner = ownerOf(request.principal);
       const id = request.params.id;
       const waitMs = Math.min(request.query.wait ?? 0, options.maxWaitSeconds) * 1000;
-      const aborted = new AbortController();
-      request.raw.on('close', () => aborted.abort());
       // Watch before reading, so a change between the read and the wait is not missed.
-      const changed =
-        waitMs > 0
-          ? mm.watchers.waitFor(id, (t) => FINAL_STATES.has(t.state), waitMs, aborted.signal)
-          : null;
+      const changed = waitMs > 0 ? mm.watchers.waitFor(id, isFinal, waitMs) : null;
+      // A client that hangs up stops the wait ('close' also fires after a normal response).
+      if (changed !== null) request.raw.once('close', changed.cancel);
       const found = await mm.getTicket(id, owner);
       if (!found.ok) {
-        aborted.abort();
+        changed?.cancel();
         return sendError(reply, found.code, found.detail);
       }
       let ticket: Ticket = found.value;
-      if (changed !== null && !FINAL_STATES.has(ticket.state)) ticket = (await changed) ?? ticket;
-      else aborted.abort();
+      if (changed !== null && !isFinal(ticket)) ticket = (await changed.result) ?? ticket;
+      else changed?.cancel();
       return { ticketId: ticket.id, state: ticket.state, assignment: publicAssignment(ticket) };
     },
   );

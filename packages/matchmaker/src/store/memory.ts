@@ -1,5 +1,6 @@
 import type { NodeProxy, Pod, Reservation, RouteAssignment, Ticket } from '../domain/types.js';
 import { FINAL_STATES } from '../domain/types.js';
+import { ReservationLedger } from './reservation-ledger.js';
 import {
   type CreateTicketResult,
   type IdempotencyClaim,
@@ -8,6 +9,17 @@ import {
   type Store,
   type TicketTransition,
 } from './store.js';
+
+/**
+ * A pool's queue in creation order (a Map keeps insertion order). Tickets stay
+ * in it while 'matched', so one put back in the queue after a failed
+ * allocation keeps its place for free; they leave it on a final state.
+ */
+interface PoolQueue {
+  readonly tickets: Map<string, Ticket>;
+  /** The newest `createdAt` ever appended: a ticket at or after it appends in O(1). */
+  newest: number;
+}
 
 interface IdempotencyRecord {
   readonly ticketId: string;
@@ -22,19 +34,18 @@ interface IdempotencyRecord {
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   private readonly tickets = new Map<string, Ticket>();
-  /** Queued ticket ids per pool in creation order (Map keeps insertion order). */
-  private readonly queues = new Map<string, Map<string, Ticket>>();
+  private readonly queues = new Map<string, PoolQueue>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   private readonly nodes = new Map<string, NodeProxy>();
-  private readonly reservations = new Map<string, Reservation>();
+  private readonly reservations = new ReservationLedger();
   private readonly routes = new Map<string, Map<string, RouteAssignment>>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
-  private queue(pool: string): Map<string, Ticket> {
+  private queue(pool: string): PoolQueue {
     let queue = this.queues.get(pool);
     if (queue === undefined) {
-      queue = new Map();
+      queue = { tickets: new Map(), newest: Number.NEGATIVE_INFINITY };
       this.queues.set(pool, queue);
     }
     return queue;
@@ -43,22 +54,22 @@ export class MemoryStore implements Store {
   private put(ticket: Ticket): void {
     this.tickets.set(ticket.id, ticket);
     const queue = this.queue(ticket.pool);
-    if (ticket.state === 'queued') {
-      // Re-queued tickets keep their age: re-insert in creation order only if absent.
-      if (!queue.has(ticket.id)) this.insertByAge(queue, ticket);
-      else queue.set(ticket.id, ticket);
-    } else queue.delete(ticket.id);
+    if (FINAL_STATES.has(ticket.state)) queue.tickets.delete(ticket.id);
+    // Present: replaced in place, so its age order holds.
+    else if (queue.tickets.has(ticket.id)) queue.tickets.set(ticket.id, ticket);
+    else this.insertByAge(queue, ticket);
   }
 
-  private insertByAge(queue: Map<string, Ticket>, ticket: Ticket): void {
-    const last = [...queue.values()].at(-1);
-    if (last === undefined || last.createdAt <= ticket.createdAt) {
-      queue.set(ticket.id, ticket);
+  private insertByAge(queue: PoolQueue, ticket: Ticket): void {
+    if (ticket.createdAt >= queue.newest) {
+      queue.tickets.set(ticket.id, ticket);
+      queue.newest = ticket.createdAt;
       return;
     }
-    const ordered = [...queue.values(), ticket].sort((a, b) => a.createdAt - b.createdAt);
-    queue.clear();
-    for (const t of ordered) queue.set(t.id, t);
+    // Only a clock that stepped back gets here: rebuild in creation order (a stable sort).
+    const ordered = [...queue.tickets.values(), ticket].sort((a, b) => a.createdAt - b.createdAt);
+    queue.tickets.clear();
+    for (const t of ordered) queue.tickets.set(t.id, t);
   }
 
   async createTicket(ticket: Ticket, claim: IdempotencyClaim | null): Promise<CreateTicketResult> {
@@ -84,7 +95,10 @@ export class MemoryStore implements Store {
   }
 
   async queuedTickets(pool: string): Promise<Ticket[]> {
-    return [...this.queue(pool).values()];
+    const queued: Ticket[] = [];
+    for (const ticket of this.queue(pool).tickets.values())
+      if (ticket.state === 'queued') queued.push(ticket);
+    return queued;
   }
 
   async transition(steps: readonly TicketTransition[]): Promise<boolean> {
@@ -107,6 +121,9 @@ export class MemoryStore implements Store {
     const now = this.clock();
     for (const [key, record] of this.idempotency)
       if (record.expiresAt <= now) this.idempotency.delete(key);
+    // Expired routes too: otherwise only a node's resync would ever drop them.
+    for (const byKey of this.routes.values())
+      for (const [key, route] of byKey) if (route.expiresAt <= now) byKey.delete(key);
     return purged;
   }
 
@@ -127,13 +144,6 @@ export class MemoryStore implements Store {
     this.routes.delete(id);
   }
 
-  private held(ref: string, kind: 'match' | 'backfill'): number {
-    let held = 0;
-    for (const r of this.reservations.values())
-      if (r.kind === kind && podKey(r.ref) === ref) held += r.players;
-    return held;
-  }
-
   async reserve(request: ReserveRequest): Promise<Reservation | null> {
     for (const ref of request.candidates) {
       const node = this.nodes.get(ref.node);
@@ -147,7 +157,7 @@ export class MemoryStore implements Store {
       )
         continue;
       const room = request.kind === 'match' ? pod.freeSlots : pod.backfillSlots;
-      if (room - this.held(podKey(ref), request.kind) < request.players) continue;
+      if (room - this.reservations.held(podKey(ref), request.kind) < request.players) continue;
       const reservation: Reservation = {
         id: request.id,
         ref,
@@ -155,16 +165,15 @@ export class MemoryStore implements Store {
         kind: request.kind,
         expiresAt: request.expiresAt,
       };
-      this.reservations.set(request.id, reservation);
+      this.reservations.add(reservation);
       return reservation;
     }
     return null;
   }
 
   async confirm(id: string, playersUsed: number): Promise<boolean> {
-    const reservation = this.reservations.get(id);
+    const reservation = this.reservations.remove(id);
     if (reservation === undefined) return false;
-    this.reservations.delete(id);
     const node = this.nodes.get(reservation.ref.node);
     if (node === undefined) return true;
     const pods = node.pods.map((pod): Pod => {
@@ -183,29 +192,15 @@ export class MemoryStore implements Store {
   }
 
   async release(id: string): Promise<boolean> {
-    return this.reservations.delete(id);
+    return this.reservations.remove(id) !== undefined;
   }
 
   async releaseExpired(now: number): Promise<Reservation[]> {
-    const released: Reservation[] = [];
-    for (const [id, reservation] of this.reservations) {
-      if (reservation.expiresAt <= now) {
-        this.reservations.delete(id);
-        released.push(reservation);
-      }
-    }
-    return released;
+    return this.reservations.expire(now);
   }
 
   async reservedPlayers(): Promise<Map<string, { match: number; backfill: number }>> {
-    const out = new Map<string, { match: number; backfill: number }>();
-    for (const r of this.reservations.values()) {
-      const key = podKey(r.ref);
-      const entry = out.get(key) ?? { match: 0, backfill: 0 };
-      entry[r.kind] += r.players;
-      out.set(key, entry);
-    }
-    return out;
+    return this.reservations.snapshot();
   }
 
   async saveRoutes(node: string, routes: readonly RouteAssignment[]): Promise<void> {
