@@ -1,0 +1,256 @@
+import { readFileSync } from 'node:fs';
+import { type BuiltinConfig, kcp, netcode, raknet, rtcp, rtp } from '@gamemesh/protocols';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { parseHostPort } from './endpoint.js';
+
+const HostPortText = Type.String({ minLength: 3 });
+const Budget = Type.Object(
+  {
+    burst: Type.Number({ minimum: 1, maximum: 1e6 }),
+    perSecond: Type.Number({ minimum: 0, maximum: 1e9 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ListenerSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9_-]*$' }),
+    /** `HOST:PORT` to bind (port 0 picks a free one). */
+    address: HostPortText,
+    /**
+     * `port`: every flow goes to `upstream`; `key`: the protocol's routing key
+     * selects the pod from routes. (`token` needs suffix stripping in the data
+     * plane, which it does not have yet: see docs/proxy.md.)
+     */
+    mode: Type.Union([Type.Literal('port'), Type.Literal('key')], { default: 'port' }),
+    upstream: Type.Optional(HostPortText),
+    /** A public listener drops loopback, multicast and broadcast sources unless allowed below. */
+    public: Type.Boolean({ default: true }),
+    allowLoopbackSources: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const PodSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    address: HostPortText,
+    protocol: Type.Union(
+      [
+        Type.Literal('netcode'),
+        Type.Literal('kcp'),
+        Type.Literal('rtp'),
+        Type.Literal('raknet'),
+        Type.Literal('udp'),
+      ],
+      { default: 'udp' },
+    ),
+    capacity: Type.Integer({ minimum: 0, default: 16 }),
+    labels: Type.Record(Type.String(), Type.String(), { default: {} }),
+  },
+  { additionalProperties: false },
+);
+
+const StaticRouteSchema = Type.Object(
+  {
+    /** Routing key as the protocol prints it: decimal ids, lowercase hex byte strings. */
+    key: Type.String({ minLength: 1, maxLength: 128 }),
+    pod: Type.String({ minLength: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    admin: Type.String({ default: '127.0.0.1:9090' }),
+    logLevel: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info' },
+    ),
+    listeners: Type.Array(ListenerSchema, { default: [] }),
+    /** Flows no protocol claims: forwarded untracked (`forward`) or dropped. */
+    unknownFlows: Type.Union([Type.Literal('forward'), Type.Literal('drop')], {
+      default: 'forward',
+    }),
+    pods: Type.Array(PodSchema, { default: [] }),
+    routes: Type.Array(StaticRouteSchema, { default: [] }),
+    /** Per-protocol plugin config (validated by each plugin's own parser). */
+    protocols: Type.Object(
+      {
+        netcode: Type.Optional(Type.Unknown()),
+        raknet: Type.Optional(Type.Unknown()),
+        kcp: Type.Optional(Type.Unknown()),
+        rtp: Type.Optional(Type.Unknown()),
+        rtcp: Type.Optional(Type.Unknown()),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    limits: Type.Object(
+      {
+        maxSessions: Type.Integer({ minimum: 1, maximum: 1 << 26, default: 65_536 }),
+        sourceBudget: Type.Optional(Budget),
+        newFlowBudget: Type.Optional(Budget),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    dataPlane: Type.Object(
+      {
+        threads: Type.Integer({ minimum: 1, maximum: 64, default: 1 }),
+        idleTimeoutMs: Type.Integer({ minimum: 1, default: 30_000 }),
+        pendingTimeoutMs: Type.Integer({ minimum: 1, default: 5000 }),
+        sweepIntervalMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 250 }),
+        newFlowQueue: Type.Integer({ minimum: 1, default: 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    drain: Type.Object(
+      { deadlineSeconds: Type.Number({ minimum: 0, default: 30 }) },
+      { additionalProperties: false, default: {} },
+    ),
+    sessions: Type.Object(
+      { keepClosed: Type.Integer({ minimum: 0, maximum: 100_000, default: 1024 }) },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type ListenerConfig = Static<typeof ListenerSchema>;
+export type PodConfig = Static<typeof PodSchema>;
+export type ProxyConfig = Static<typeof ConfigSchema>;
+
+export interface ConfigError {
+  /** Dotted path into the config, e.g. `listeners[0].upstream`. */
+  readonly path: string;
+  readonly problem: string;
+}
+
+export type ConfigResult =
+  | { readonly ok: true; readonly config: ProxyConfig }
+  | { readonly ok: false; readonly errors: readonly ConfigError[] };
+
+function dotted(pointer: string, base = ''): string {
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const out = parts.reduce(
+    (text, part) => (/^\d+$/.test(part) ? `${text}[${part}]` : text ? `${text}.${part}` : part),
+    base,
+  );
+  return out === '' ? '(root)' : out;
+}
+
+const PLUGIN_PARSERS = { netcode, raknet, kcp, rtp, rtcp } as const;
+
+/** Checks the relations JSON Schema cannot express. */
+function crossCheck(config: ProxyConfig): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const endpoint = (text: string, path: string, allowZero = false): void => {
+    const parsed = parseHostPort(text, allowZero);
+    if (typeof parsed === 'string') errors.push({ path, problem: parsed });
+  };
+  endpoint(config.admin, 'admin', true);
+  const names = new Set<string>();
+  config.listeners.forEach((listener, i) => {
+    const at = `listeners[${i}]`;
+    if (names.has(listener.name))
+      errors.push({ path: `${at}.name`, problem: `duplicate listener "${listener.name}"` });
+    names.add(listener.name);
+    endpoint(listener.address, `${at}.address`, true);
+    if (listener.upstream !== undefined) endpoint(listener.upstream, `${at}.upstream`);
+    if (listener.mode === 'port' && listener.upstream === undefined)
+      errors.push({ path: `${at}.upstream`, problem: 'a port-mode listener needs an upstream' });
+  });
+  const pods = new Set<string>();
+  config.pods.forEach((pod, i) => {
+    if (pods.has(pod.id))
+      errors.push({ path: `pods[${i}].id`, problem: `duplicate pod "${pod.id}"` });
+    pods.add(pod.id);
+    endpoint(pod.address, `pods[${i}].address`);
+  });
+  config.routes.forEach((route, i) => {
+    if (!pods.has(route.pod))
+      errors.push({ path: `routes[${i}].pod`, problem: `no pod "${route.pod}" in pods` });
+  });
+  for (const [name, factory] of Object.entries(PLUGIN_PARSERS)) {
+    const raw = (config.protocols as Record<string, unknown>)[name];
+    if (raw === undefined) continue;
+    const parsed = factory.parse(raw);
+    if (!parsed.ok)
+      for (const issue of parsed.issues)
+        errors.push({ path: dotted(issue.path, `protocols.${name}`), problem: issue.message });
+  }
+  return errors;
+}
+
+/**
+ * Validates a parsed config object, filling defaults. Every problem names its
+ * path, so `gamemesh-proxy --config` points at the offending key.
+ */
+export function parseConfig(raw: unknown): ConfigResult {
+  const input = raw === null || raw === undefined ? {} : raw;
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(input));
+  const schemaErrors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (schemaErrors.length > 0) {
+    // Union branches report once per alternative; keep the first per path.
+    const seen = new Set<string>();
+    const errors: ConfigError[] = [];
+    for (const error of schemaErrors) {
+      const path = dotted(error.path);
+      if (seen.has(path)) continue;
+      seen.add(path);
+      errors.push({ path, problem: error.message });
+    }
+    return { ok: false, errors };
+  }
+  const config = withDefaults as ProxyConfig;
+  const crossErrors = crossCheck(config);
+  if (crossErrors.length > 0) return { ok: false, errors: crossErrors };
+  if (config.listeners.length === 0)
+    return {
+      ok: false,
+      errors: [{ path: 'listeners', problem: 'at least one listener (or --listen and --to)' }],
+    };
+  return { ok: true, config };
+}
+
+/** Reads YAML; problems reading or parsing are reported on the `(file)` path. */
+export function readConfigFile(
+  path: string,
+):
+  | { readonly ok: true; readonly raw: unknown }
+  | { readonly ok: false; readonly errors: readonly ConfigError[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return {
+      ok: false,
+      errors: [{ path: '(file)', problem: `cannot read ${path}: ${String(error)}` }],
+    };
+  }
+  try {
+    return { ok: true, raw: parseYaml(text) ?? {} };
+  } catch (error) {
+    return { ok: false, errors: [{ path: '(file)', problem: `not valid YAML: ${String(error)}` }] };
+  }
+}
+
+export function formatConfigErrors(errors: readonly ConfigError[]): string {
+  return errors.map((e) => `config: ${e.path}: ${e.problem}`).join('\n');
+}
+
+/** The plugin configs of a validated config, as each plugin's own parser typed them. */
+export function builtinConfig(config: ProxyConfig): BuiltinConfig {
+  const raw = config.protocols as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [name, factory] of Object.entries(PLUGIN_PARSERS)) {
+    if (raw[name] === undefined) continue;
+    const parsed = factory.parse(raw[name]);
+    if (parsed.ok) out[name] = parsed.value.config;
+  }
+  return out as BuiltinConfig;
+}

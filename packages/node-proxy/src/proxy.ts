@@ -1,0 +1,338 @@
+import type { Datagram, FlowClassifier } from '@gamemesh/core';
+import {
+  createDataPlane,
+  type DataPlane,
+  type DataPlaneOptions,
+  NativeError,
+  type NewFlow,
+  type SessionClosed,
+  type SessionEvent,
+} from '@gamemesh/native';
+import type { Logger } from 'pino';
+import { builtinConfig, type ProxyConfig } from './config.js';
+import { type Decision, FlowDecider, type ListenerPolicy } from './decide.js';
+import { formatHostPort, type HostPort, parseHostPort } from './endpoint.js';
+import { ProxyError } from './errors.js';
+import { reloadProblems } from './reload.js';
+import { RouteSync } from './routes.js';
+import { SessionBook } from './sessions.js';
+
+interface PendingFlow {
+  readonly classifier: FlowClassifier;
+  readonly policy: ListenerPolicy;
+  readonly startedAt: number;
+}
+
+interface BoundListener {
+  readonly id: number;
+  readonly port: number;
+  policy: ListenerPolicy;
+}
+
+function hostPort(text: string): HostPort {
+  const parsed = parseHostPort(text, true);
+  if (typeof parsed === 'string') throw new ProxyError('GM_PROXY_CONFIG', parsed);
+  return parsed;
+}
+
+function policyOf(config: ProxyConfig['listeners'][number]): ListenerPolicy {
+  return {
+    name: config.name,
+    mode: config.mode,
+    upstream: config.upstream === undefined ? null : hostPort(config.upstream),
+    public: config.public,
+    allowLoopbackSources: config.allowLoopbackSources,
+  };
+}
+
+export function dataPlaneOptions(config: ProxyConfig): DataPlaneOptions {
+  return {
+    threads: config.dataPlane.threads,
+    maxSessions: config.limits.maxSessions,
+    idleTimeoutMs: config.dataPlane.idleTimeoutMs,
+    pendingTimeoutMs: config.dataPlane.pendingTimeoutMs,
+    sweepIntervalMs: config.dataPlane.sweepIntervalMs,
+    newFlowQueue: config.dataPlane.newFlowQueue,
+    ...(config.limits.sourceBudget === undefined
+      ? {}
+      : { sourceBudget: config.limits.sourceBudget }),
+    ...(config.limits.newFlowBudget === undefined
+      ? {}
+      : { newFlowBudget: config.limits.newFlowBudget }),
+  };
+}
+
+/**
+ * The node proxy's control plane over one native data plane: classifies new
+ * flows, answers them with a protocol and a route, keeps the session book,
+ * and installs static routes. Nothing here runs per forwarded
+ * datagram: only per new flow and per lifecycle event.
+ */
+export class NodeProxy {
+  readonly dp: DataPlane;
+  readonly sessions: SessionBook;
+  /** Per outcome and protocol (`matched`, `unknown`, `dropped`). */
+  readonly classifications = new Map<string, number>();
+  /** Drops decided in TS, by FLOW_DROP_REASONS code. */
+  readonly flowDrops = new Map<string, number>();
+  private readonly listeners = new Map<string, BoundListener>();
+  private readonly pending = new Map<string, PendingFlow>();
+  private readonly routes: RouteSync;
+  private decider: FlowDecider;
+  private sweep: NodeJS.Timeout;
+  private drainPromise: Promise<void> | null = null;
+  private config_: ProxyConfig;
+  readonly startedAt = Date.now();
+
+  constructor(
+    config: ProxyConfig,
+    private readonly logger: Logger,
+  ) {
+    this.config_ = config;
+    try {
+      this.dp = createDataPlane(dataPlaneOptions(config));
+    } catch (error) {
+      throw new ProxyError('GM_PROXY_DATA_PLANE', String((error as Error).message));
+    }
+    this.decider = new FlowDecider({
+      protocols: builtinConfig(config),
+      unknownFlows: config.unknownFlows,
+    });
+    this.sessions = new SessionBook((id) => this.listenerName(id), config.sessions.keepClosed);
+    this.routes = new RouteSync(this.dp);
+    try {
+      for (const listener of config.listeners) this.bind(listener);
+    } catch (error) {
+      this.dp.close();
+      throw error;
+    }
+    this.dp.on('newFlow', (flow) => this.onNewFlow(flow));
+    this.dp.on('flowDatagram', (flow, datagram) => this.onFlowDatagram(flow, datagram));
+    this.dp.on('opened', (event) => this.onOpened(event));
+    this.dp.on('closed', (event) => this.onClosed(event));
+    // Flows the data plane timed out while pending get no event: forget their classifiers.
+    this.sweep = setInterval(() => this.forgetPending(), 1000);
+    this.sweep.unref();
+    this.syncRoutes();
+  }
+
+  get config(): ProxyConfig {
+    return this.config_;
+  }
+
+  get draining(): boolean {
+    return this.decider.draining;
+  }
+
+  get routeCount(): number {
+    return this.routes.count;
+  }
+
+  /** Bound ports by listener name (port 0 in config picks one). */
+  listenerPorts(): Record<string, number> {
+    return Object.fromEntries([...this.listeners].map(([name, l]) => [name, l.port]));
+  }
+
+  private bind(config: ProxyConfig['listeners'][number]): void {
+    const policy = policyOf(config);
+    const at = hostPort(config.address);
+    try {
+      const listener = this.dp.addListener({
+        address: at.address,
+        port: at.port,
+        mode: config.mode,
+        ...(policy.upstream === null ? {} : { upstream: policy.upstream }),
+      });
+      this.listeners.set(config.name, { id: listener.id, port: listener.port, policy });
+    } catch (error) {
+      const detail = error instanceof NativeError ? error.message : String(error);
+      throw new ProxyError(
+        'GM_PROXY_LISTEN',
+        `listener ${config.name} on ${config.address}: ${detail}`,
+      );
+    }
+  }
+
+  private listenerName(id: number): string {
+    for (const [name, l] of this.listeners) if (l.id === id) return name;
+    return String(id);
+  }
+
+  private policyById(id: number): ListenerPolicy | null {
+    for (const l of this.listeners.values()) if (l.id === id) return l.policy;
+    return null;
+  }
+
+  private keyListeners(): number[] {
+    return [...this.listeners.values()].filter((l) => l.policy.mode === 'key').map((l) => l.id);
+  }
+
+  private syncRoutes(): void {
+    this.routes.sync(this.keyListeners(), this.config_, []);
+  }
+
+  private onNewFlow(flow: NewFlow): void {
+    const policy = this.policyById(flow.listener);
+    if (policy === null) return;
+    const admitted = this.decider.admit(policy, flow.client.address);
+    if (admitted !== null) {
+      this.apply(flow, admitted);
+      return;
+    }
+    const pending: PendingFlow = {
+      classifier: this.decider.startFlow(),
+      policy,
+      startedAt: Date.now(),
+    };
+    this.pending.set(flow.id, pending);
+    for (let i = 0; i < flow.datagrams.length && this.pending.has(flow.id); i++)
+      this.step(flow, pending, flow.datagrams[i]!, flow.datagrams.slice(0, i + 1));
+  }
+
+  private onFlowDatagram(flow: NewFlow, datagram: Datagram): void {
+    const pending = this.pending.get(flow.id);
+    if (pending !== undefined) this.step(flow, pending, datagram, flow.datagrams);
+  }
+
+  private step(flow: NewFlow, pending: PendingFlow, d: Datagram, all: readonly Datagram[]): void {
+    const decision = this.decider.offer(pending.policy, pending.classifier, d, all);
+    if (decision.kind === 'pending') return;
+    this.pending.delete(flow.id);
+    this.apply(flow, decision);
+  }
+
+  private apply(flow: NewFlow, decision: Exclude<Decision, { kind: 'pending' }>): void {
+    if (flow.answered || this.dp.closed) return;
+    if (decision.kind === 'drop') {
+      this.count(this.flowDrops, decision.reason);
+      this.count(this.classifications, `dropped\u0000${decision.protocol}`);
+      this.dp.answer(flow, { drop: true });
+      this.logger.debug(
+        {
+          event: 'flow_dropped',
+          listener: this.listenerName(flow.listener),
+          reason: decision.reason,
+        },
+        'flow dropped',
+      );
+      return;
+    }
+    this.count(this.classifications, `${decision.outcome}\u0000${decision.protocol}`);
+    this.dp.answer(flow, decision.answer);
+  }
+
+  private count(map: Map<string, number>, label: string): void {
+    map.set(label, (map.get(label) ?? 0) + 1);
+  }
+
+  private forgetPending(): void {
+    const limit = this.config_.dataPlane.pendingTimeoutMs + 2000;
+    const now = Date.now();
+    for (const [id, p] of this.pending) if (now - p.startedAt > limit) this.pending.delete(id);
+  }
+
+  private onOpened(event: SessionEvent): void {
+    this.sessions.onOpened(event);
+    this.logger.info(
+      {
+        event: 'session_opened',
+        flow: event.flow,
+        listener: this.listenerName(event.listener),
+        protocol: event.protocol,
+        key: event.key,
+        client: formatHostPort(event.client),
+        upstream: formatHostPort(event.upstream),
+      },
+      'session opened',
+    );
+  }
+
+  private onClosed(event: SessionClosed): void {
+    const view = this.sessions.onClosed(event, this.dp);
+    this.logger.info(
+      {
+        event: 'session_closed',
+        flow: view.flow,
+        listener: view.listener,
+        protocol: view.protocol,
+        key: view.key,
+        reason: view.reason,
+        packets: view.packets,
+        bytes: view.bytes,
+        lossRatio: view.lossRatio,
+        jitterMs: view.jitterMs,
+        rttMs: view.rttMs,
+        stats: view.stats,
+      },
+      'session closed',
+    );
+    this.onSessionClosed?.(view);
+  }
+
+  /** Observer for closed sessions (the metrics' per-session histograms). */
+  onSessionClosed: ((view: ReturnType<SessionBook['onClosed']>) => void) | null = null;
+
+  /**
+   * Applies a new config without touching established sessions. What needs a
+   * restart (listeners' addresses and modes, data plane sizing, admin
+   * address, matchmaker link) is refused as a whole, naming each path.
+   */
+  reload(next: ProxyConfig): { ok: true } | { ok: false; problems: string[] } {
+    const problems = reloadProblems(this.config_, next);
+    if (problems.length > 0) return { ok: false, problems };
+    for (const listener of next.listeners) {
+      const bound = this.listeners.get(listener.name)!;
+      const policy = policyOf(listener);
+      if (
+        policy.upstream !== null &&
+        listener.upstream !== this.config_.listeners.find((l) => l.name === listener.name)?.upstream
+      )
+        this.dp.setUpstream(bound.id, policy.upstream);
+      bound.policy = policy;
+    }
+    const draining = this.decider.draining;
+    this.decider = new FlowDecider({
+      protocols: builtinConfig(next),
+      unknownFlows: next.unknownFlows,
+    });
+    this.decider.draining = draining;
+    this.sessions.setKeepClosed(next.sessions.keepClosed);
+    this.logger.level = next.logLevel;
+    this.config_ = next;
+    this.syncRoutes();
+    return { ok: true };
+  }
+
+  /**
+   * No new sessions from now on; established ones run until their protocol
+   * closes them or the deadline, then the data plane closes the rest
+   * (`proxy_shutdown`). Resolves when the data plane is closed.
+   */
+  drain(deadlineMs = this.config_.drain.deadlineSeconds * 1000): Promise<void> {
+    if (this.drainPromise !== null) return this.drainPromise;
+    this.decider.draining = true;
+    this.logger.info(
+      { event: 'drain', sessions: this.sessions.activeCount, deadlineMs },
+      'draining',
+    );
+    this.drainPromise = new Promise((resolve) => {
+      const deadline = Date.now() + deadlineMs;
+      const check = (): void => {
+        if (this.sessions.activeCount === 0 || Date.now() >= deadline || this.dp.closed) {
+          this.close();
+          resolve();
+        } else setTimeout(check, 50);
+      };
+      check();
+    });
+    return this.drainPromise;
+  }
+
+  /** Stops the link and the data plane; open sessions close with proxy_shutdown. Idempotent. */
+  close(): void {
+    clearInterval(this.sweep);
+    this.decider.draining = true;
+    this.dp.close();
+    this.pending.clear();
+  }
+}
