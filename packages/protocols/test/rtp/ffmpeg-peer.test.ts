@@ -148,28 +148,57 @@ test('real H.264 stream through a lossy relay: A.3 lost/expected/lossRatio equal
   assert.is(stats.jitterMs, null);
 });
 
-test('real Opus stream: jitter is small without added delay and tracks a 15 ms then 5 ms delay pattern', () => {
+/**
+ * RFC 3550 §6.4.1 written out directly over the recorded arrivals: the
+ * expected figure for the very datagrams the tracker saw. Arrival times on a
+ * loaded machine carry scheduler noise, so the tracker is held to this
+ * reference exactly, and to the added delay pattern only from below (noise
+ * can add jitter, never remove it).
+ */
+function referenceJitterMs(datagrams: readonly Datagram[], clockRate: number): number[] {
+  const out: number[] = [];
+  let jitter = 0;
+  let previous: { arrival: number; timestamp: number } | null = null;
+  for (const d of datagrams) {
+    const timestamp = u32be(d.data, 4);
+    const arrival = (d.at * clockRate) / 1000;
+    if (previous !== null && timestamp !== previous.timestamp) {
+      const transitDelta = arrival - previous.arrival - ((timestamp - previous.timestamp) | 0);
+      jitter += (Math.abs(transitDelta) - jitter) / 16;
+    }
+    if (previous === null || timestamp !== previous.timestamp) previous = { arrival, timestamp };
+    out.push((jitter * 1000) / clockRate);
+  }
+  return out;
+}
+
+test('real Opus stream: jitter equals RFC 3550 A.8 over the real arrivals and tracks a 15 ms then 5 ms delay pattern', () => {
   const pt = opus.rtp[0]!.data[1]! & 0x7f;
   const tracker = rtp
     .create({ clockRates: { [String(pt)]: 48000 } })
     .createTracker({ variant: 'default' });
+  const reference = referenceJitterMs(opus.rtp, 48000);
+  const checkpoints = [PHASE_LENGTH - 1, 2 * PHASE_LENGTH - 1, opus.rtp.length - 1];
   const samples: number[] = [];
   opus.rtp.forEach((d, i) => {
     tracker.observe(d);
-    if (i === PHASE_LENGTH - 1 || i === 2 * PHASE_LENGTH - 1 || i === opus.rtp.length - 1)
-      samples.push(tracker.stats().jitterMs as number);
+    if (!checkpoints.includes(i)) return;
+    const measured = tracker.stats().jitterMs as number;
+    const expected = reference[i]!;
+    // The tracker starts after A.1 probation, the reference at the first
+    // packet; that start-up difference decays by 1/16 per packet.
+    assert.ok(
+      Math.abs(measured - expected) <= 0.02 + expected * 0.01,
+      `datagram ${i}: tracker ${measured} ms, RFC 3550 A.8 reference ${expected} ms`,
+    );
+    samples.push(measured);
   });
   assert.ok(opus.rtp.length >= 3 * PHASE_LENGTH - 10, `opus datagrams: ${opus.rtp.length}`);
-  const [none, fifteen, five] = samples as [number, number, number];
+  const [, fifteen, five] = samples as [number, number, number];
   const stats = tracker.stats();
   assert.is(stats.clockRateSource, 'config');
-  // Loopback with -re pacing is ~1 ms; the bound leaves room for a loaded CI machine.
-  assert.ok(none < 5, `no added delay: ${none} ms`);
-  assert.ok(fifteen > 11 && fifteen < 19, `+15 ms on every other packet: ${fifteen} ms`);
-  assert.ok(
-    five > 3.5 && five < 8 && five < fifteen - 6,
-    `+5 ms on every other packet: ${five} ms`,
-  );
+  assert.ok(fifteen > 11, `+15 ms on every other packet: ${fifteen} ms`);
+  assert.ok(five > 3.5, `+5 ms on every other packet: ${five} ms`);
   assert.is(stats.jitter, Math.floor(((stats.jitterMs as number) * 48000) / 1000));
   assert.is(stats.lost, 0);
 });
