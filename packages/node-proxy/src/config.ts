@@ -62,6 +62,23 @@ const StaticRouteSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const MatchmakerLinkSchema = Type.Object(
+  {
+    /** The matchmaker's link endpoint, e.g. `ws://mm:8080/v1/link`. */
+    url: Type.String({ pattern: '^wss?://' }),
+    /** Shared with the matchmaker (`link.secret`): signs the link handshake. */
+    secret: Type.String({ minLength: 16 }),
+    /** Defaults to the host name. */
+    nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    cluster: Type.String({ minLength: 1 }),
+    region: Type.String({ default: '' }),
+    /** `ip:port` players reach this proxy on (netcode tokens list it). */
+    publicAddress: HostPortText,
+    reconnectMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     admin: Type.String({ default: '127.0.0.1:9090' }),
@@ -76,6 +93,8 @@ export const ConfigSchema = Type.Object(
     }),
     pods: Type.Array(PodSchema, { default: [] }),
     routes: Type.Array(StaticRouteSchema, { default: [] }),
+    /** The link to the matchmaker: assignments become routes of key-mode listeners. */
+    matchmaker: Type.Optional(MatchmakerLinkSchema),
     /** Per-protocol plugin config (validated by each plugin's own parser). */
     protocols: Type.Object(
       {
@@ -175,6 +194,8 @@ function crossCheck(config: ProxyConfig): ConfigError[] {
     if (!pods.has(route.pod))
       errors.push({ path: `routes[${i}].pod`, problem: `no pod "${route.pod}" in pods` });
   });
+  if (config.matchmaker !== undefined)
+    endpoint(config.matchmaker.publicAddress, 'matchmaker.publicAddress');
   for (const [name, factory] of Object.entries(PLUGIN_PARSERS)) {
     const raw = (config.protocols as Record<string, unknown>)[name];
     if (raw === undefined) continue;

@@ -143,6 +143,24 @@ export class ProxyMetrics {
       },
     });
     new Gauge({
+      name: `${PREFIX}matchmaker_link_up`,
+      help: '1 while the matchmaker link is registered and resynced; 0 when away or not configured.',
+      registers,
+      collect() {
+        this.set(p.link?.connected === true ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: `${PREFIX}matchmaker_assignments_refused_total`,
+      help: 'Assignments nacked to the matchmaker, by reason.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of p.link?.nacks ?? []) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
       name: `${PREFIX}draining`,
       help: '1 while the proxy drains (no new sessions).',
       registers,

@@ -13,6 +13,7 @@ import { builtinConfig, type ProxyConfig } from './config.js';
 import { type Decision, FlowDecider, type ListenerPolicy } from './decide.js';
 import { formatHostPort, type HostPort, parseHostPort } from './endpoint.js';
 import { ProxyError } from './errors.js';
+import { MatchmakerLink, podReports } from './link.js';
 import { reloadProblems } from './reload.js';
 import { RouteSync } from './routes.js';
 import { SessionBook } from './sessions.js';
@@ -78,6 +79,10 @@ export class NodeProxy {
   private readonly listeners = new Map<string, BoundListener>();
   private readonly pending = new Map<string, PendingFlow>();
   private readonly routes: RouteSync;
+  /** Open sessions per upstream `host:port`: the pods' used slots. */
+  private readonly openByUpstream = new Map<string, number>();
+  /** The matchmaker link, when `matchmaker` is configured. */
+  readonly link: MatchmakerLink | null;
   private decider: FlowDecider;
   private sweep: NodeJS.Timeout;
   private drainPromise: Promise<void> | null = null;
@@ -113,7 +118,25 @@ export class NodeProxy {
     // Flows the data plane timed out while pending get no event: forget their classifiers.
     this.sweep = setInterval(() => this.forgetPending(), 1000);
     this.sweep.unref();
+    this.link =
+      config.matchmaker === undefined
+        ? null
+        : new MatchmakerLink(
+            config.matchmaker,
+            this.podReports(),
+            {
+              onRoutes: () => this.syncRoutes(),
+              draining: () => this.decider.draining,
+              podIds: () => new Set(this.config_.pods.map((p) => p.id)),
+            },
+            logger,
+          );
     this.syncRoutes();
+    this.link?.start();
+  }
+
+  private podReports(): ReturnType<typeof podReports> {
+    return podReports(this.config_, this.openByUpstream, this.decider.draining);
   }
 
   get config(): ProxyConfig {
@@ -126,6 +149,12 @@ export class NodeProxy {
 
   get routeCount(): number {
     return this.routes.count;
+  }
+
+  /** Where a new flow with this routing key on this listener would go now (null: no route). */
+  routeOf(listener: string, key: string): HostPort | null {
+    const bound = this.listeners.get(listener);
+    return bound === undefined || this.dp.closed ? null : this.dp.route(bound.id, key);
   }
 
   /** Bound ports by listener name (port 0 in config picks one). */
@@ -168,7 +197,7 @@ export class NodeProxy {
   }
 
   private syncRoutes(): void {
-    this.routes.sync(this.keyListeners(), this.config_, []);
+    this.routes.sync(this.keyListeners(), this.config_, this.link?.routes() ?? []);
   }
 
   private onNewFlow(flow: NewFlow): void {
@@ -233,6 +262,8 @@ export class NodeProxy {
 
   private onOpened(event: SessionEvent): void {
     this.sessions.onOpened(event);
+    this.countUpstream(formatHostPort(event.upstream), 1);
+    if (this.link !== null && event.key !== null) this.link.arrived(event.key);
     this.logger.info(
       {
         event: 'session_opened',
@@ -249,6 +280,7 @@ export class NodeProxy {
 
   private onClosed(event: SessionClosed): void {
     const view = this.sessions.onClosed(event, this.dp);
+    this.countUpstream(view.upstream, -1);
     this.logger.info(
       {
         event: 'session_closed',
@@ -267,6 +299,14 @@ export class NodeProxy {
       'session closed',
     );
     this.onSessionClosed?.(view);
+  }
+
+  /** Keeps the pods' used slots; the link hears of a change at once (a heartbeat). */
+  private countUpstream(upstream: string, delta: number): void {
+    const n = (this.openByUpstream.get(upstream) ?? 0) + delta;
+    if (n > 0) this.openByUpstream.set(upstream, n);
+    else this.openByUpstream.delete(upstream);
+    if (this.link !== null) this.link.setPods(this.podReports());
   }
 
   /** Observer for closed sessions (the metrics' per-session histograms). */
@@ -300,6 +340,7 @@ export class NodeProxy {
     this.logger.level = next.logLevel;
     this.config_ = next;
     this.syncRoutes();
+    this.link?.setPods(this.podReports());
     return { ok: true };
   }
 
@@ -311,6 +352,7 @@ export class NodeProxy {
   drain(deadlineMs = this.config_.drain.deadlineSeconds * 1000): Promise<void> {
     if (this.drainPromise !== null) return this.drainPromise;
     this.decider.draining = true;
+    this.link?.setPods(this.podReports());
     this.logger.info(
       { event: 'drain', sessions: this.sessions.activeCount, deadlineMs },
       'draining',
@@ -331,6 +373,7 @@ export class NodeProxy {
   /** Stops the link and the data plane; open sessions close with proxy_shutdown. Idempotent. */
   close(): void {
     clearInterval(this.sweep);
+    this.link?.close();
     this.decider.draining = true;
     this.dp.close();
     this.pending.clear();

@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { HELP, main } from '../src/cli.js';
 import { parseConfig } from '../src/config.js';
+import { reloadProblems } from '../src/reload.js';
 import { repoRoot } from './support/sibling-tests.js';
 
 function sink(): { stream: Writable; text: () => string } {
@@ -127,7 +128,39 @@ test('the sample config in examples/ is valid', async () => {
   const file = join(repoRoot(), 'packages/node-proxy/examples/proxy.yaml');
   const { code, out } = await run(['--config', file, '--check']);
   assert.is(code, 0);
-  assert.is(JSON.parse(out).listeners.length, 2);
+  const effective = JSON.parse(out);
+  assert.is(effective.listeners.length, 2);
+  assert.is(effective.matchmaker.reconnectMs, 1000, 'link defaults filled in');
+});
+
+test('matchmaker link config: each problem names its path; changing it needs a restart', () => {
+  const base = {
+    listeners: [{ name: 'keyed', address: '0.0.0.0:7778', mode: 'key' }],
+    matchmaker: {
+      url: 'ws://127.0.0.1:8080/v1/link',
+      secret: 'a-link-secret-of-16+',
+      cluster: 'eu-1',
+      publicAddress: '203.0.113.7:7778',
+    },
+  };
+  const good = parseConfig(base);
+  assert.ok(good.ok);
+  const bad = parseConfig({
+    ...base,
+    matchmaker: { ...base.matchmaker, url: 'http://x', secret: 'short', publicAddress: 'nope' },
+  });
+  assert.ok(!bad.ok);
+  const paths = bad.errors.map((e) => e.path);
+  assert.ok(paths.includes('matchmaker.url'), paths.join());
+  assert.ok(paths.includes('matchmaker.secret'), paths.join());
+  const badAddress = parseConfig({
+    ...base,
+    matchmaker: { ...base.matchmaker, publicAddress: 'nope' },
+  });
+  assert.ok(!badAddress.ok && badAddress.errors[0]?.path === 'matchmaker.publicAddress');
+  const moved = parseConfig({ ...base, matchmaker: { ...base.matchmaker, cluster: 'eu-2' } });
+  assert.ok(good.ok && moved.ok);
+  assert.equal(reloadProblems(good.config, moved.config), ['matchmaker: needs a restart']);
 });
 
 test.run();
