@@ -93,6 +93,14 @@ void dp_unmap(void *memory, size_t bytes);
 typedef struct dp_upstream_sock {
   int fd;
   uint8_t family;
+  /* Bound to an explicit port, so connect() and disconnecting keep the local port. */
+  uint8_t port_locked;
+  /*
+   * connect()ed to the pod of its one flow: datagrams go out without an
+   * address, on the socket's cached route (an unconnected send looks the
+   * route up and copies the address in for every datagram).
+   */
+  uint8_t connected;
   uint32_t flows;
 } dp_upstream_sock;
 

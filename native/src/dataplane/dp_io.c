@@ -44,6 +44,7 @@ static void tx_flush(dp_thread *t) {
   t->tx_count = 0;
 }
 
+/* `to` NULL: the socket is connected to the destination. */
 static void tx_append(dp_thread *t, int fd, const uint8_t *data, size_t len, const gm_dp_addr *to, int counter) {
   if (t->tx_count == GM_DP_MAX_BATCH) tx_flush(t);
   uint32_t i = t->tx_count++;
@@ -52,8 +53,13 @@ static void tx_append(dp_thread *t, int fd, const uint8_t *data, size_t len, con
   t->tx_iov[i].iov_base = (void *)data;
   t->tx_iov[i].iov_len = len;
   struct msghdr *m = &t->tx[i].msg_hdr;
-  m->msg_name = &t->tx_to[i];
-  m->msg_namelen = dp_addr_to_sockaddr(to, &t->tx_to[i]);
+  if (to == NULL) {
+    m->msg_name = NULL; /* a connected socket: the kernel's cached route */
+    m->msg_namelen = 0;
+  } else {
+    m->msg_name = &t->tx_to[i];
+    m->msg_namelen = dp_addr_to_sockaddr(to, &t->tx_to[i]);
+  }
   m->msg_iov = &t->tx_iov[i];
   m->msg_iovlen = 1;
   m->msg_control = NULL;
@@ -88,7 +94,8 @@ static void forward_to_upstream(dp_thread *t, dp_flow *flow, const uint8_t *data
   if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
     observe(t, flow, data, len, GM_DIR_FORWARD, at);
   }
-  tx_append(t, t->ups.socks[flow->upstream_sock].fd, data, len, &flow->upstream, GM_DP_C_tx_upstream_packets);
+  const dp_upstream_sock *sock = &t->ups.socks[flow->upstream_sock];
+  tx_append(t, sock->fd, data, len, sock->connected ? NULL : &flow->upstream, GM_DP_C_tx_upstream_packets);
 }
 
 /* Gives a flow its upstream and tracker. Returns 0, or -1 after removing the flow. */

@@ -5,6 +5,9 @@
  * to its pod yet, and a new socket is opened only when every socket already
  * carries one; the socket count is the largest number of concurrent flows to
  * any single pod, not the session count. Sockets stay open until shutdown.
+ * A socket that carries a single flow is connect()ed to its pod, so the
+ * forwarded datagrams use the socket's cached route instead of a route lookup
+ * each; it is disconnected when it takes a flow to a second pod.
  * Both tables are sized for the worst case (a socket or a destination per
  * session) but mapped lazily: only the entries in use cost memory.
  */
@@ -70,33 +73,88 @@ static void dest_remove(dp_upstreams *ups, dp_dest *d) {
   }
 }
 
+static int new_udp_socket(uint8_t family) {
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && family == 6) {
+    int on = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  }
+  return fd;
+}
+
+/*
+ * Binds fd to a port the kernel picked for a probe socket. A port bound
+ * explicitly survives disconnecting (connect AF_UNSPEC), which releases an
+ * automatically assigned one; so the socket can be connected while it
+ * carries one flow and disconnected when it takes a second one, keeping the
+ * local port its flows are known by. Returns 1 when bound so, 0 otherwise
+ * (the caller then binds port 0).
+ */
+static int bind_reserved_port(int fd, uint8_t family) {
+  gm_dp_addr wildcard = {.family = family};
+  for (int attempt = 0; attempt < 4; attempt++) {
+    int probe = new_udp_socket(family);
+    if (probe < 0) return 0;
+    struct sockaddr_in6 addr;
+    socklen_t len = dp_addr_to_sockaddr(&wildcard, &addr);
+    int picked = bind(probe, (struct sockaddr *)&addr, len) == 0 &&
+                 getsockname(probe, (struct sockaddr *)&addr, &len) == 0;
+    close(probe);
+    if (!picked) return 0;
+    /* sin_port and sin6_port share their offset. */
+    if (bind(fd, (struct sockaddr *)&addr, len) == 0) return 1;
+    if (errno != EADDRINUSE) return 0; /* else another socket took the port in between: pick again */
+  }
+  return 0;
+}
+
 static int open_socket(dp_thread *t, uint8_t family) {
   dp_upstreams *ups = &t->ups;
   if (ups->count >= ups->capacity) {
     errno = EMFILE;
     return -1;
   }
-  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = new_udp_socket(family);
   if (fd < 0) return -1;
+  dp_socket_tune(fd);
+  int port_locked = bind_reserved_port(fd, family);
   struct sockaddr_in6 any;
   gm_dp_addr wildcard = {.family = family};
   socklen_t len = dp_addr_to_sockaddr(&wildcard, &any);
-  if (family == 6) {
-    int on = 1;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-  }
-  dp_socket_tune(fd);
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = dp_tag(DP_TAG_UPSTREAM, ups->count)};
-  if (bind(fd, (struct sockaddr *)&any, len) != 0 || epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+  if ((!port_locked && bind(fd, (struct sockaddr *)&any, len) != 0) ||
+      epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int saved = errno;
     close(fd);
     errno = saved;
     return -1;
   }
   uint32_t index = ups->count++;
-  ups->socks[index] = (dp_upstream_sock){.fd = fd, .family = family, .flows = 0};
+  ups->socks[index] = (dp_upstream_sock){.fd = fd, .family = family, .port_locked = (uint8_t)port_locked};
   dp_gauge(t, GM_DP_C_upstream_sockets, ups->count);
   return (int)index;
+}
+
+/*
+ * Gets the socket ready for a flow to `pod`: connected when this is its only
+ * flow, unconnected when it is shared (a connected socket would not receive
+ * from the other pods). Returns 0 when the socket cannot take the flow.
+ */
+static int prepare_socket(dp_upstream_sock *sock, const gm_dp_addr *pod) {
+  if (sock->flows == 0 && sock->port_locked) {
+    struct sockaddr_in6 addr;
+    socklen_t len = dp_addr_to_sockaddr(pod, &addr);
+    if (connect(sock->fd, (struct sockaddr *)&addr, len) == 0) {
+      sock->connected = 1;
+      return 1;
+    }
+    /* Failed: it may still be connected to an earlier pod, so it is disconnected below. */
+  }
+  if (!sock->connected) return 1;
+  struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+  if (connect(sock->fd, &unspec, sizeof unspec) != 0) return 0;
+  sock->connected = 0;
+  return 1;
 }
 
 int dp_upstream_acquire(dp_thread *t, const gm_dp_addr *pod) {
@@ -104,12 +162,16 @@ int dp_upstream_acquire(dp_thread *t, const gm_dp_addr *pod) {
   dp_dest *d = dest_find(ups, pod, 1);
   int chosen = -1;
   for (uint32_t s = d->hint; s < ups->count; s++) {
-    if (ups->socks[s].family == pod->family && dp_table_find_reverse(&t->table, s, pod) == NULL) {
+    if (ups->socks[s].family == pod->family && dp_table_find_reverse(&t->table, s, pod) == NULL &&
+        prepare_socket(&ups->socks[s], pod)) {
       chosen = (int)s;
       break;
     }
   }
-  if (chosen < 0) chosen = open_socket(t, pod->family);
+  if (chosen < 0) {
+    chosen = open_socket(t, pod->family);
+    if (chosen >= 0) prepare_socket(&ups->socks[chosen], pod); /* a new socket is always usable */
+  }
   if (chosen < 0) {
     if (d->flows == 0) dest_remove(ups, d);
     return -1;
