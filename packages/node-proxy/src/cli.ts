@@ -13,6 +13,7 @@ import {
 import { formatHostPort, parseHostPort } from './endpoint.js';
 import { PROXY_ERRORS, ProxyError } from './errors.js';
 import { ProxyMetrics } from './metrics.js';
+import { buildPodApp } from './pod-api.js';
 import { NodeProxy } from './proxy.js';
 
 export const HELP = `gamemesh-proxy — protocol-aware UDP proxy for game traffic (one per node)
@@ -29,6 +30,9 @@ Flags:
   --to HOST:PORT        the pod the "default" listener forwards to
   --admin HOST:PORT     admin API: /livez /readyz /metrics /sessions /config
                         (default 127.0.0.1:9090; port 0 picks a free port)
+  --pods HOST:PORT      pod API for game servers on this node: POST /v1/pods,
+                        PUT /v1/pods/{id}/heartbeat, DELETE /v1/pods/{id}
+                        (default 127.0.0.1:9091; port 0 picks a free port)
   --config FILE         YAML config (listeners, routing modes, pods, routes,
                         protocols, limits); see docs/proxy.md.
                         Errors name the path and the problem. Reloaded on
@@ -56,6 +60,8 @@ export interface RunningProxy {
   readonly proxy: NodeProxy;
   /** `host:port` of the admin API as bound. */
   readonly admin: string;
+  /** `host:port` of the pod API as bound. */
+  readonly pods: string;
   /** Re-reads the config file; problems are logged and the running config is kept. */
   reload(): Promise<boolean>;
   /** Drains, then stops everything. */
@@ -67,6 +73,7 @@ interface Flags {
   listen?: string;
   to?: string;
   admin?: string;
+  pods?: string;
   config?: string;
   'allow-loopback'?: boolean;
   unknown?: string;
@@ -106,6 +113,11 @@ function effectiveConfig(
     ];
   }
   if (flags.admin !== undefined) raw.admin = flags.admin;
+  if (flags.pods !== undefined)
+    raw.podApi = {
+      ...(typeof raw.podApi === 'object' && raw.podApi !== null ? raw.podApi : {}),
+      address: flags.pods,
+    };
   if (flags.unknown !== undefined) raw.unknownFlows = flags.unknown;
   if (flags['log-level'] !== undefined) raw.logLevel = flags['log-level'];
   return parseConfig(raw);
@@ -121,6 +133,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number |
         listen: { type: 'string' },
         to: { type: 'string' },
         admin: { type: 'string' },
+        pods: { type: 'string' },
         config: { type: 'string' },
         'allow-loopback': { type: 'boolean' },
         unknown: { type: 'string' },
@@ -181,8 +194,26 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number |
     );
     return PROXY_ERRORS.GM_PROXY_ADMIN_LISTEN.exit;
   }
+  const podApp = buildPodApp(proxy);
+  const podsAt = parseHostPort(loaded.config.podApi.address, true);
+  let pods = loaded.config.podApi.address;
+  try {
+    if (typeof podsAt === 'string') throw new Error(podsAt);
+    await podApp.listen({ host: podsAt.address, port: podsAt.port });
+    const bound = podApp.server.address();
+    if (typeof bound === 'object' && bound !== null)
+      pods = formatHostPort({ address: podsAt.address, port: bound.port });
+  } catch (error) {
+    proxy.close();
+    await app.close();
+    await podApp.close();
+    io.stderr.write(
+      `gamemesh-proxy: GM_PROXY_PODS_LISTEN: ${loaded.config.podApi.address}: ${(error as Error).message}\n`,
+    );
+    return PROXY_ERRORS.GM_PROXY_PODS_LISTEN.exit;
+  }
   logger.info(
-    { event: 'started', listeners: proxy.listenerPorts(), admin },
+    { event: 'started', listeners: proxy.listenerPorts(), admin, pods },
     'gamemesh-proxy started',
   );
 
@@ -193,6 +224,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number |
     if (flags.config !== undefined) unwatchFile(flags.config);
     proxy.close();
     await app.close();
+    await podApp.close();
     logger.flush();
   };
   const reload = async (): Promise<boolean> => {
@@ -222,6 +254,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number |
   return {
     proxy,
     admin,
+    pods,
     reload,
     drain: async () => {
       await proxy.drain();

@@ -92,6 +92,16 @@ export const ConfigSchema = Type.Object(
       default: 'forward',
     }),
     pods: Type.Array(PodSchema, { default: [] }),
+    /** The local pod API: game servers on the node register, heartbeat and deregister. */
+    podApi: Type.Object(
+      {
+        /** Keep it on localhost: any process that reaches it can add upstreams. */
+        address: Type.String({ default: '127.0.0.1:9091' }),
+        /** A registered pod silent this long is drained (no new sessions). */
+        heartbeatTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 10_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     routes: Type.Array(StaticRouteSchema, { default: [] }),
     /** The link to the matchmaker: assignments become routes of key-mode listeners. */
     matchmaker: Type.Optional(MatchmakerLinkSchema),
@@ -172,6 +182,7 @@ function crossCheck(config: ProxyConfig): ConfigError[] {
     if (typeof parsed === 'string') errors.push({ path, problem: parsed });
   };
   endpoint(config.admin, 'admin', true);
+  endpoint(config.podApi.address, 'podApi.address', true);
   const names = new Set<string>();
   config.listeners.forEach((listener, i) => {
     const at = `listeners[${i}]`;

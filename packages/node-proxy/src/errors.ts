@@ -10,6 +10,21 @@ export const PROXY_ERRORS = {
   GM_PROXY_LISTEN: { exit: 1, message: 'a UDP listener could not be bound' },
   GM_PROXY_ADMIN_LISTEN: { exit: 1, message: 'the admin API could not be bound' },
   GM_PROXY_DATA_PLANE: { exit: 1, message: 'the native data plane could not be created' },
+  GM_PROXY_PODS_LISTEN: { exit: 1, message: 'the pod API could not be bound' },
+  GM_PROXY_POD_INVALID: {
+    exit: 0,
+    message: 'pod API: the request does not match the schema (HTTP 400, 415)',
+  },
+  GM_PROXY_POD_NOT_FOUND: {
+    exit: 0,
+    message: 'pod API: no registered pod with this id (HTTP 404)',
+  },
+  GM_PROXY_POD_CONFLICT: {
+    exit: 0,
+    message:
+      'pod API: the id is a static pod, or the address is registered under another id (HTTP 409)',
+  },
+  GM_PROXY_INTERNAL: { exit: 0, message: 'pod API: an unexpected failure (HTTP 500)' },
   GM_PROXY_RELOAD_REJECTED: {
     exit: 0,
     message: 'a reload changed something that needs a restart; the running config is kept',

@@ -13,5 +13,7 @@ export {
 export { FLOW_DROP_REASONS, type FlowDropReason } from './decide.js';
 export { PROXY_ERRORS, ProxyError, type ProxyErrorCode } from './errors.js';
 export { ProxyMetrics } from './metrics.js';
+export { buildPodApp } from './pod-api.js';
+export { type KnownPod, PodHeartbeatSchema, PodRegistrationSchema } from './pods.js';
 export { NodeProxy } from './proxy.js';
 export type { SessionView } from './sessions.js';

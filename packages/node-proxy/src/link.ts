@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { LinkClient, type PodReport, type RouteAssignment } from '@gamemesh/matchmaker/link';
 import type { Logger } from 'pino';
 import type { ProxyConfig } from './config.js';
-import { formatHostPort, parseHostPort } from './endpoint.js';
+import { formatHostPort } from './endpoint.js';
+import type { KnownPod } from './pods.js';
 
 export type MatchmakerConfig = NonNullable<ProxyConfig['matchmaker']>;
 
@@ -20,33 +21,32 @@ export const LINK_NACK_REASONS = {
 export type LinkNackReason = keyof typeof LINK_NACK_REASONS;
 
 /**
- * The config's static pods as the link reports them, with free slots net of
- * open sessions (keyed by `host:port` as formatHostPort prints it).
+ * The node's pods (static and registered) as the link reports them, with
+ * free slots net of open sessions (keyed by `host:port` as formatHostPort
+ * prints it) and, for registered pods, never more than the server itself
+ * last reported free. A drained pod is reported `draining`.
  */
 export function podReports(
-  config: ProxyConfig,
+  pods: readonly KnownPod[],
   openByUpstream: ReadonlyMap<string, number>,
   draining: boolean,
 ): PodReport[] {
-  const out: PodReport[] = [];
-  for (const pod of config.pods) {
-    const at = parseHostPort(pod.address);
-    if (typeof at === 'string') continue;
-    const open = openByUpstream.get(formatHostPort(at)) ?? 0;
-    out.push({
+  return pods.map((pod) => {
+    const open = openByUpstream.get(formatHostPort(pod.endpoint)) ?? 0;
+    const free = Math.max(0, pod.capacity - open);
+    return {
       id: pod.id,
-      address: at.address,
-      port: at.port,
+      address: pod.endpoint.address,
+      port: pod.endpoint.port,
       protocol: pod.protocol,
       capacity: pod.capacity,
-      freeSlots: Math.max(0, pod.capacity - open),
+      freeSlots: pod.reportedFreeSlots === null ? free : Math.min(free, pod.reportedFreeSlots),
       backfillSlots: 0,
       sessionId: null,
       labels: { ...pod.labels },
-      draining,
-    });
-  }
-  return out;
+      draining: draining || pod.drained,
+    };
+  });
 }
 
 export interface LinkHooks {

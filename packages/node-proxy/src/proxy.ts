@@ -14,6 +14,7 @@ import { type Decision, FlowDecider, type ListenerPolicy } from './decide.js';
 import { formatHostPort, type HostPort, parseHostPort } from './endpoint.js';
 import { ProxyError } from './errors.js';
 import { MatchmakerLink, podReports } from './link.js';
+import { type KnownPod, type PodRegistration, PodRegistry, type RegisterResult } from './pods.js';
 import { reloadProblems } from './reload.js';
 import { RouteSync } from './routes.js';
 import { SessionBook } from './sessions.js';
@@ -81,6 +82,9 @@ export class NodeProxy {
   private readonly routes: RouteSync;
   /** Open sessions per upstream `host:port`: the pods' used slots. */
   private readonly openByUpstream = new Map<string, number>();
+  /** Game pods registered through the local pod API. */
+  private readonly registered: PodRegistry;
+  private podTimer: NodeJS.Timeout;
   /** The matchmaker link, when `matchmaker` is configured. */
   readonly link: MatchmakerLink | null;
   private decider: FlowDecider;
@@ -118,6 +122,12 @@ export class NodeProxy {
     // Flows the data plane timed out while pending get no event: forget their classifiers.
     this.sweep = setInterval(() => this.forgetPending(), 1000);
     this.sweep.unref();
+    this.registered = new PodRegistry(config.podApi.heartbeatTimeoutMs);
+    this.podTimer = setInterval(
+      () => this.expirePods(),
+      Math.max(50, Math.min(1000, config.podApi.heartbeatTimeoutMs / 4)),
+    );
+    this.podTimer.unref();
     this.link =
       config.matchmaker === undefined
         ? null
@@ -127,7 +137,12 @@ export class NodeProxy {
             {
               onRoutes: () => this.syncRoutes(),
               draining: () => this.decider.draining,
-              podIds: () => new Set(this.config_.pods.map((p) => p.id)),
+              podIds: () =>
+                new Set(
+                  this.pods()
+                    .filter((p) => !p.drained)
+                    .map((p) => p.id),
+                ),
             },
             logger,
           );
@@ -136,7 +151,67 @@ export class NodeProxy {
   }
 
   private podReports(): ReturnType<typeof podReports> {
-    return podReports(this.config_, this.openByUpstream, this.decider.draining);
+    return podReports(this.pods(), this.openByUpstream, this.decider.draining);
+  }
+
+  /** Static pods of the config and registered pods, with their state. */
+  pods(): KnownPod[] {
+    return this.registered.all(this.config_);
+  }
+
+  /** Reports pod changes to routing and to the matchmaker link at once. */
+  private podsChanged(): void {
+    this.syncRoutes();
+    this.link?.setPods(this.podReports());
+  }
+
+  registerPod(body: PodRegistration): RegisterResult {
+    const staticIds = new Set(this.config_.pods.map((p) => p.id));
+    const result = this.registered.register(body, staticIds, Date.now());
+    if (result.ok) {
+      this.logger.info(
+        {
+          event: 'pod_registered',
+          pod: result.id,
+          address: body.address,
+          port: body.port,
+          protocol: body.protocol,
+          capacity: body.capacity,
+          replaced: result.replaced,
+        },
+        'pod registered',
+      );
+      this.podsChanged();
+    }
+    return result;
+  }
+
+  /** False for an unknown pod id. */
+  podHeartbeat(id: string, freeSlots: number): boolean {
+    const beat = this.registered.heartbeat(id, freeSlots, Date.now());
+    if (!beat.found) return false;
+    if (beat.revived) this.logger.info({ event: 'pod_revived', pod: id }, 'pod heartbeats again');
+    this.podsChanged();
+    return true;
+  }
+
+  /** False for an unknown pod id. Established sessions to it continue. */
+  deregisterPod(id: string): boolean {
+    if (!this.registered.remove(id)) return false;
+    this.logger.info({ event: 'pod_deregistered', pod: id }, 'pod deregistered');
+    this.podsChanged();
+    return true;
+  }
+
+  private expirePods(): void {
+    const drained = this.registered.expire(Date.now());
+    if (drained.length === 0) return;
+    for (const pod of drained)
+      this.logger.warn(
+        { event: 'pod_drained', pod, heartbeatTimeoutMs: this.registered.heartbeatTimeoutMs },
+        'pod missed its heartbeats: drained (no new sessions)',
+      );
+    this.podsChanged();
   }
 
   get config(): ProxyConfig {
@@ -197,7 +272,7 @@ export class NodeProxy {
   }
 
   private syncRoutes(): void {
-    this.routes.sync(this.keyListeners(), this.config_, this.link?.routes() ?? []);
+    this.routes.sync(this.keyListeners(), this.config_, this.pods(), this.link?.routes() ?? []);
   }
 
   private onNewFlow(flow: NewFlow): void {
@@ -373,6 +448,7 @@ export class NodeProxy {
   /** Stops the link and the data plane; open sessions close with proxy_shutdown. Idempotent. */
   close(): void {
     clearInterval(this.sweep);
+    clearInterval(this.podTimer);
     this.link?.close();
     this.decider.draining = true;
     this.dp.close();

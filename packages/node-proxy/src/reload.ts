@@ -8,7 +8,7 @@ import type { ProxyConfig } from './config.js';
  */
 export function reloadProblems(current: ProxyConfig, next: ProxyConfig): string[] {
   const problems: string[] = [];
-  const fixed = ['admin', 'dataPlane', 'limits', 'matchmaker'] as const;
+  const fixed = ['admin', 'podApi', 'dataPlane', 'limits', 'matchmaker'] as const;
   for (const path of fixed)
     if (!isDeepStrictEqual(current[path], next[path])) problems.push(`${path}: needs a restart`);
   const before = new Map(current.listeners.map((l) => [l.name, l]));

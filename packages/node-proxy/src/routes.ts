@@ -1,6 +1,6 @@
 import type { DataPlane, Endpoint } from '@gamemesh/native';
 import type { ProxyConfig } from './config.js';
-import { parseHostPort } from './endpoint.js';
+import type { KnownPod } from './pods.js';
 
 /** A route as the matchmaker assigns it (RouteAssignment of @gamemesh/matchmaker/link). */
 export interface AssignedRoute {
@@ -14,13 +14,13 @@ interface Wanted {
   readonly expiresAt: number;
 }
 
-/** Pod id → endpoint, from the config's static pods. */
-export function podEndpoints(config: ProxyConfig): Map<string, Endpoint> {
+/**
+ * Pod id → endpoint of the pods that may take new sessions: static pods and
+ * registered pods that are not drained (a drained pod's routes are withdrawn).
+ */
+export function podEndpoints(pods: readonly KnownPod[]): Map<string, Endpoint> {
   const out = new Map<string, Endpoint>();
-  for (const pod of config.pods) {
-    const at = parseHostPort(pod.address);
-    if (typeof at !== 'string') out.set(pod.id, at);
-  }
+  for (const pod of pods) if (!pod.drained) out.set(pod.id, pod.endpoint);
   return out;
 }
 
@@ -41,9 +41,10 @@ export class RouteSync {
   sync(
     keyListeners: readonly number[],
     config: ProxyConfig,
+    known: readonly KnownPod[],
     assigned: readonly AssignedRoute[],
   ): number {
-    const pods = podEndpoints(config);
+    const pods = podEndpoints(known);
     const wanted = new Map<string, Wanted>();
     for (const route of config.routes) {
       const upstream = pods.get(route.pod);

@@ -25,7 +25,10 @@ export async function startProxy(argv: readonly string[]): Promise<StartedProxy>
       done();
     },
   });
-  const result = await main(['--admin', '127.0.0.1:0', ...argv], { stdout, stderr: errors });
+  const result = await main(['--admin', '127.0.0.1:0', '--pods', '127.0.0.1:0', ...argv], {
+    stdout,
+    stderr: errors,
+  });
   if (typeof result === 'number') throw new Error(`proxy exited ${result}: ${stderr.join('')}`);
   return { running: result, logs, stderr };
 }
