@@ -477,6 +477,20 @@ static napi_value drop(napi_env env, napi_callback_info info) {
   return rc == GM_DP_OK ? NULL : throw_dp(env, rc, 0);
 }
 
+/* closeSession(handle, thread, slot, gen, reason) */
+static napi_value close_session(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  addon_dp *a = get_handle(env, argv[0]);
+  if (a == NULL) return NULL;
+  gm_dp_flow_ref flow;
+  uint32_t reason = 0;
+  if (!get_flow(env, argv + 1, &flow) || !get_u32(env, argv[4], &reason) || reason > GM_CLOSE_PLUGIN_ERROR) {
+    return throw_code(env, "GM_NATIVE_INVALID_ARGUMENT", "closeSession arguments");
+  }
+  int rc = gm_dp_close_session(a->dp, flow, (int)reason);
+  return rc == GM_DP_OK ? NULL : throw_dp(env, rc, 0);
+}
+
 /*
  * sessions(handle, slots: Uint32Array, rows: Float64Array): fills
  * rows[i * sessionWords ...] for slots[i], blocking until the I/O threads
@@ -599,6 +613,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setUpstream", NULL, set_upstream, NULL, NULL, NULL, napi_default, NULL},
       {"answer", NULL, answer, NULL, NULL, NULL, napi_default, NULL},
       {"drop", NULL, drop, NULL, NULL, NULL, napi_default, NULL},
+      {"closeSession", NULL, close_session, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_dp, NULL, NULL, NULL, napi_default, NULL},
       {"sessions", NULL, sessions, NULL, NULL, NULL, napi_default, NULL},
       {"memory", NULL, memory_usage, NULL, NULL, NULL, napi_default, NULL},

@@ -127,6 +127,8 @@ export interface RawBinding {
     held: readonly { data: Uint8Array; at: number }[],
   ): void;
   drop(handle: RawHandle, thread: number, slot: number, gen: number): void;
+  /** reason: an index of NATIVE_CLOSE_REASONS (not 0). */
+  closeSession(handle: RawHandle, thread: number, slot: number, gen: number, reason: number): void;
   close(handle: RawHandle): RawEvent[];
   /** Fills rows (constants.sessionWords doubles per slot) with snapshots of the given global slots. */
   sessions(handle: RawHandle, slots: Uint32Array, rows: Float64Array): void;

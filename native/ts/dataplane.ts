@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type CloseReason, type Datagram, hex } from '@gamemesh/core';
+import { CLOSE_REASONS, type CloseReason, type Datagram, hex } from '@gamemesh/core';
 import {
   binding,
   type RawBinding,
@@ -137,6 +137,8 @@ export class DataPlane {
   private readonly portUpstreams = new Map<number, Endpoint>();
   private readonly routes = new RouteTable();
   private readonly sessionKeys = new Map<string, string | null>();
+  /** Opened, not yet closed sessions by slot: closeSession(slot) names the generation it means. */
+  private readonly openSessions = new Map<number, { thread: number; gen: number }>();
   private noRoute = 0;
 
   /** @internal use createDataPlane() */
@@ -323,6 +325,32 @@ export class DataPlane {
     record.touchedAt = Date.now();
   }
 
+  /**
+   * Closes an opened session from the control plane (an RTP session on its
+   * RTCP BYE, for one): its I/O thread emits `closed` with `reason` between
+   * two batches and stops tracking it; its datagrams are still forwarded
+   * until it is idle, as after a protocol's own close. Returns false (and
+   * does nothing) when no opened session holds the slot: already closed, gone
+   * or never opened. The close is checked against the session's generation,
+   * so a slot reused in the meantime is not touched.
+   */
+  closeSession(slot: number, reason: CloseReason): boolean {
+    integerIn(slot, 0, this.slots - 1, 'slot', argumentIssue);
+    if (typeof reason !== 'string' || !Object.hasOwn(CLOSE_REASONS, reason)) {
+      argumentIssue(`reason must be one of ${Object.keys(CLOSE_REASONS).join(', ')}`);
+    }
+    const reasonId = NATIVE_CLOSE_REASONS.indexOf(reason);
+    const handle = this.handle;
+    const session = this.openSessions.get(slot);
+    if (handle === null || session === undefined) return false;
+    // Forgotten now: a second call before the `closed` event arrives is a no-op too.
+    this.openSessions.delete(slot);
+    callAddon(() =>
+      this.addon.closeSession(handle, session.thread, slot, session.gen, reasonId),
+    );
+    return true;
+  }
+
   /** Counters summed over the I/O threads, read from shared memory (no call into the addon). */
   counters(): CounterValues {
     return { ...this.shared.counters(), drop_no_route: this.noRoute };
@@ -472,11 +500,13 @@ export class DataPlane {
     if (raw.type === 1) {
       const key = formatKey(raw.key);
       this.sessionKeys.set(flow, key);
+      this.openSessions.set(raw.slot, { thread: raw.thread, gen: raw.gen });
       this.emit('opened', { ...base, key });
       return;
     }
     const key = this.sessionKeys.get(flow) ?? null;
     this.sessionKeys.delete(flow);
+    if (this.openSessions.get(raw.slot)?.gen === raw.gen) this.openSessions.delete(raw.slot);
     this.emit('closed', {
       ...base,
       key,

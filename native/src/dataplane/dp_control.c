@@ -293,6 +293,18 @@ int gm_dp_drop(gm_dp *dp, gm_dp_flow_ref flow) {
   return GM_DP_OK;
 }
 
+int gm_dp_close_session(gm_dp *dp, gm_dp_flow_ref flow, int reason) {
+  if (flow.thread >= dp->options.threads) return GM_DP_E_ARGS;
+  if (reason < GM_CLOSE_PROTOCOL_DISCONNECT || reason > GM_CLOSE_PLUGIN_ERROR) return GM_DP_E_ARGS;
+  if (atomic_load(&dp->stopping)) return GM_DP_E_STOPPED;
+  dp_command *cmd = new_command(DP_CMD_CLOSE, 0);
+  if (cmd == NULL) return GM_DP_E_NOMEM;
+  cmd->flow = flow;
+  cmd->close_reason = reason;
+  push_command(&dp->threads[flow.thread], cmd);
+  return GM_DP_OK;
+}
+
 int gm_dp_sessions(gm_dp *dp, const uint32_t *slots, size_t count, double *rows) {
   if (count == 0) return GM_DP_OK;
   if (atomic_load(&dp->stopping)) return GM_DP_E_STOPPED;

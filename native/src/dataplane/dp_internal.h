@@ -150,7 +150,7 @@ typedef struct dp_source_bucket {
 
 /* ---- Threads ---- */
 
-enum dp_command_type { DP_CMD_LISTENER = 1, DP_CMD_UPSTREAM, DP_CMD_ANSWER, DP_CMD_DROP, DP_CMD_SNAPSHOT };
+enum dp_command_type { DP_CMD_LISTENER = 1, DP_CMD_UPSTREAM, DP_CMD_ANSWER, DP_CMD_DROP, DP_CMD_SNAPSHOT, DP_CMD_CLOSE };
 
 /* The control thread waits on this until every I/O thread it asked has written its snapshot rows. */
 typedef struct dp_snapshot_wait {
@@ -166,6 +166,7 @@ typedef struct dp_command {
   int fd;
   gm_dp_listener_config config;
   gm_dp_flow_ref flow;
+  int close_reason; /* DP_CMD_CLOSE: enum gm_close_reason */
   gm_dp_assign assign;
   size_t held_count;
   gm_dp_datagram *held; /* points into the same allocation */

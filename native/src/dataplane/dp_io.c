@@ -293,6 +293,12 @@ void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_
     }
     return;
   }
+  if (cmd->type == DP_CMD_CLOSE) {
+    /* Only an opened session: one that never said `opened` has no `closed` to say (dp_flow_close is a no-op
+     * unless ACTIVE, so a session closed by its protocol or before stays closed once). */
+    if (flow->opened_emitted) dp_flow_close(t, flow, cmd->close_reason, now_ms);
+    return;
+  }
   if (flow->state == DP_FLOW_PENDING) {
     if (assign(t, flow, cmd->assign.proto, &cmd->assign.tracker, &cmd->assign.upstream, now_ms) != 0) return;
   }

@@ -187,6 +187,15 @@ int gm_dp_set_upstream(gm_dp *dp, int listener, const gm_dp_addr *upstream);
 int gm_dp_answer(gm_dp *dp, gm_dp_flow_ref flow, const gm_dp_assign *assign, const gm_dp_datagram *held,
                  size_t held_count);
 int gm_dp_drop(gm_dp *dp, gm_dp_flow_ref flow);
+/*
+ * Closes an opened session from the control plane (e.g. an RTP flow on its
+ * RTCP flow's BYE): between two batches, its I/O thread emits `closed` with
+ * `reason` (GM_CLOSE_PROTOCOL_DISCONNECT..GM_CLOSE_PLUGIN_ERROR) and stops
+ * tracking it; the flow is still forwarded until idle, as after a protocol
+ * close. A flow not open (already closed, gone, or another generation) is left
+ * as it is.
+ */
+int gm_dp_close_session(gm_dp *dp, gm_dp_flow_ref flow, int reason);
 
 /* Consumer side of the per-thread rings (one consumer: the control thread). */
 void gm_dp_wake_reset(gm_dp *dp);

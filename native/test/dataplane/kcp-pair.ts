@@ -39,16 +39,21 @@ export function startKcpPair(
   const serverKcp = new KCP(conv, {});
   for (const kcp of [clientKcp, serverKcp]) kcp.nodelay(1, 10, 2, 1);
   let serverPeer: { address: string; port: number } | null = null;
+  // node-kcp frees its ikcp state on release() and then dereferences NULL on
+  // any further call: datagrams still in flight after stop() must not reach it.
+  let stopped = false;
   clientKcp.output((data, size) => client.send(data.subarray(0, size), proxy.port, proxy.address));
   serverKcp.output((data, size) => {
     if (serverPeer !== null)
       server.send(data.subarray(0, size), serverPeer.port, serverPeer.address);
   });
   client.on('message', (data) => {
+    if (stopped) return;
     clientKcp.input(data);
     for (let m = clientKcp.recv(); m !== undefined; m = clientKcp.recv()) echoed.push(m.toString());
   });
   server.on('message', (data, from) => {
+    if (stopped) return;
     serverPeer = { address: from.address, port: from.port };
     serverKcp.input(data);
     for (let m = serverKcp.recv(); m !== undefined; m = serverKcp.recv()) serverKcp.send(m);
@@ -61,9 +66,11 @@ export function startKcpPair(
   return {
     echoed,
     send: (message) => {
-      clientKcp.send(Buffer.from(message));
+      if (!stopped) clientKcp.send(Buffer.from(message));
     },
     stop: () => {
+      if (stopped) return;
+      stopped = true;
       clearInterval(timer);
       clientKcp.release();
       serverKcp.release();

@@ -374,6 +374,22 @@ export class NodeProxy {
       'session closed',
     );
     this.onSessionClosed?.(view);
+    if (event.protocol === 'rtcp' && event.reason === 'bye' && event.key !== null) {
+      this.closeByeSiblings(event.key, event.client.address);
+    }
+  }
+
+  /**
+   * RTP and RTCP are one family (core's `rtp` family, keyed by SSRC): a BYE on
+   * the RTCP flow ends the RTP flows of that SSRC from the same client, which
+   * RTCP sends from a socket of its own (RFC 3550 §6.6: BYE ends the source).
+   * Their `closed` events follow from the data plane like any other close.
+   */
+  private closeByeSiblings(ssrc: string, clientAddress: string): void {
+    if (this.dp.closed) return;
+    for (const rtp of this.sessions.openWithKey('rtp', ssrc, clientAddress)) {
+      this.dp.closeSession(rtp.slot, 'bye');
+    }
   }
 
   /** Keeps the pods' used slots; the link hears of a change at once (a heartbeat). */

@@ -97,6 +97,21 @@ export class SessionBook {
     this.opened.set(event.protocol, (this.opened.get(event.protocol) ?? 0) + 1);
   }
 
+  /**
+   * Open sessions of `protocol` keyed `key` whose client has `address` (any
+   * port): the flows an RTCP BYE from that client ends. The address matters
+   * because SSRCs are chosen by each sender and need not be unique across
+   * clients.
+   */
+  openWithKey(protocol: string, key: string, address: string): SessionEvent[] {
+    const out: SessionEvent[] = [];
+    for (const { event } of this.open.values()) {
+      if (event.protocol === protocol && event.key === key && event.client.address === address)
+        out.push(event);
+    }
+    return out;
+  }
+
   /** Records the close with the session's final stats (a snapshot if the slot still holds it). */
   onClosed(event: SessionClosed, dp: DataPlane | null): SessionView {
     const known = this.open.get(event.flow);

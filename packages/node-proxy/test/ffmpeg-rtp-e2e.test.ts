@@ -8,7 +8,8 @@ import { importSiblingTest } from './support/sibling-tests.js';
  * `-rtpflags send_bye`) to the proxy's port-mode listener, forwarded to a
  * UDP sink standing in for the pod. Nothing is lost on loopback, so the
  * proxy must report loss 0 for both streams, close each stream's RTCP
- * session with `bye` when ffmpeg's BYE crosses, and have forwarded exactly
+ * session with `bye` when ffmpeg's BYE crosses, close the RTP session of the
+ * same SSRC (a flow of its own) with `bye` too, and have forwarded exactly
  * what the sink got.
  */
 
@@ -25,7 +26,7 @@ interface SessionJson {
   stats: Record<string, unknown>;
 }
 
-test('ffmpeg H.264 + Opus through the proxy: loss 0, RTCP BYE closes with bye, sink got every forwarded datagram', async () => {
+test('ffmpeg H.264 + Opus through the proxy: loss 0, RTCP BYE closes RTCP and RTP with bye, sink got every forwarded datagram', async () => {
   const ffmpeg = await importSiblingTest<FfmpegModule>('packages/protocols', 'support/ffmpeg');
   const { startUdpSink } = await importSiblingTest<SinkModule>(
     'packages/protocols',
@@ -68,16 +69,22 @@ test('ffmpeg H.264 + Opus through the proxy: loss 0, RTCP BYE closes with bye, s
       ((await (await fetch(`${admin}/sessions?${query}`)).json()) as { sessions: SessionJson[] })
         .sessions;
     let rtcp: SessionJson[] = [];
+    let rtp: SessionJson[] = [];
+    const allClosed = (sessions: SessionJson[]) =>
+      sessions.length === 2 && sessions.every((s) => s.state === 'closed');
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline) {
       rtcp = await fetchSessions('protocol=rtcp');
-      if (rtcp.length === 2 && rtcp.every((s) => s.state === 'closed')) break;
+      rtp = await fetchSessions('protocol=rtp');
+      if (allClosed(rtcp) && allClosed(rtp)) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const rtp = await fetchSessions('protocol=rtp');
     assert.is(rtp.length, 2, `two RTP sessions: ${JSON.stringify(rtp)}`);
     assert.is.not(rtp[0]!.key, rtp[1]!.key, 'two SSRCs');
     for (const session of rtp) {
+      // Long before the idle backstop: the RTCP flow's BYE closed the RTP flow of its SSRC.
+      assert.is(session.state, 'closed', `${session.key} RTP closed`);
+      assert.is(session.reason, 'bye', `${session.key} RTP closed by its RTCP BYE`);
       assert.is(session.lossRatio, 0, `${session.key}: no loss on loopback`);
       assert.is(session.stats.lost, 0);
       assert.is(session.stats.received, session.stats.expected);

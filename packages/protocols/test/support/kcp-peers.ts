@@ -199,8 +199,10 @@ export async function runKcpExchange(options: KcpExchangeOptions): Promise<KcpEx
     };
   } finally {
     if (timer !== null) clearInterval(timer);
-    for (const kcp of endpoints) kcp.release();
+    // node-kcp dereferences NULL on input() after release(): close the sockets
+    // that feed it first.
     await Promise.all(sockets.map(closeSocket));
     if (relay !== null) await relay.close();
+    for (const kcp of endpoints) kcp.release();
   }
 }
