@@ -1,5 +1,5 @@
 /**
- * Records sample.pcap, the capture `npm start` inspects: real sessions of
+ * Records sample.pcap, the capture `npm run inspect-sample` inspects: real sessions of
  * every built-in protocol plus UDP that is none of them, all running at the
  * same time on loopback under ONE tcpdump, each on its own ports. The
  * capture of all loopback UDP is then cut down to those ports, so traffic of
