@@ -193,6 +193,19 @@ test('defaults: the rendered proxy config is accepted by gamemesh-proxy --check'
   );
   const config = check(PROXY_BIN, text);
   assert.equal(config.admin, '127.0.0.1:9090');
+  // Game server pods register at status.hostIP:proxy.registrationPort (game-server chart).
+  assert.deepEqual(config.podApi, { address: '10.1.2.3:9091', heartbeatTimeoutMs: 10000 });
+  assert.match(
+    find(objects, 'ConfigMap', 'rel-gamemesh-proxy').data['proxy.yaml'],
+    /podApi:\n\s+address: __ADDR_GAMEMESH_NODE_IP_9091__\n/,
+  );
+  const proxy = find(objects, 'DaemonSet').spec.template.spec.containers[0];
+  assert.deepEqual(
+    proxy.ports.find((p) => p.name === 'pod-api'),
+    { name: 'pod-api', containerPort: 9091, hostPort: 9091, protocol: 'TCP' },
+  );
+  const gameServer = find(template('game-server'), 'Deployment').spec.template.spec.containers[0];
+  assert.equal(env(gameServer, 'GAMEMESH_PROXY_ADDR').value, '$(GAMEMESH_NODE_IP):9091');
   assert.deepEqual(
     config.listeners.map((l) => [l.name, l.address, l.mode]),
     [['game', '0.0.0.0:7777', 'key']],
@@ -208,6 +221,7 @@ test('render script: IPv6 node address in brackets; a missing variable fails the
   const cm = find(template('gamemesh'), 'ConfigMap', 'rel-gamemesh-proxy');
   const text = renderConfig(cm, 'proxy.yaml', { ...SECRETS, GAMEMESH_NODE_IP: 'fd00::7' });
   assert.match(text, /publicAddress: "\[fd00::7\]:7777"/);
+  assert.match(text, /address: "\[fd00::7\]:9091"/);
   assert.throws(
     () => renderConfig(cm, 'proxy.yaml', { GAMEMESH_NODE_IP: '10.1.2.3' }),
     /unset environment: GAMEMESH_LINK_SECRET/,
@@ -311,6 +325,7 @@ test('custom ports and resources: listeners, probes, grace period, public addres
       ['udp-game', 7000, 'UDP'],
       ['udp-keyed', 7001, 'UDP'],
       ['admin', 9190, 'TCP'],
+      ['pod-api', 9191, 'TCP'],
     ],
   );
   assert.deepEqual(proxy.resources, {
@@ -323,6 +338,7 @@ test('custom ports and resources: listeners, probes, grace period, public addres
     renderConfig(find(objects, 'ConfigMap', 'rel-gamemesh-proxy'), 'proxy.yaml', SECRETS),
   );
   assert.equal(config.admin, '127.0.0.1:9190');
+  assert.deepEqual(config.podApi, { address: '10.1.2.3:9191', heartbeatTimeoutMs: 4000 });
   assert.equal(config.listeners[0].upstream, '10.0.0.5:7777');
   assert.equal(config.matchmaker.publicAddress, '10.1.2.3:7001');
   assert.equal(config.matchmaker.cluster, 'eu-1');
@@ -353,6 +369,14 @@ test('values.schema.json refuses unknown keys, bad ports and an unknown public l
   assert.match(
     templateError('gamemesh', ['--set', 'matchmaker.replicas=3']),
     /needs a shared store/,
+  );
+  assert.match(
+    templateError('gamemesh', ['--set', 'proxy.podApi.port=0']),
+    /proxy.podApi.port: Must be greater than or equal to 1/,
+  );
+  assert.match(
+    templateError('gamemesh', ['--set', 'proxy.podApi.port=9090']),
+    /proxy.podApi.port and proxy.admin.port must differ/,
   );
   assert.match(templateError('game-server', ['--set', 'game.protocol=tcp']), /protocol/);
 });
