@@ -1,6 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createDataPlane, NativeError, type SessionClosed, type SessionEvent } from '../ts/index.js';
+import {
+  createDataPlane,
+  NativeError,
+  type SessionClosed,
+  type SessionEvent,
+} from '../ts/index.js';
 import { startKcpPair } from './dataplane/kcp-pair.js';
 import { bindSocket, closeSocket, sleep, startEcho, waitFor } from './dataplane/support.js';
 
@@ -40,7 +45,10 @@ test('closeSession on a kcp session (node-kcp pair): closed once with bye, untra
     assert.ok(Number(tracked.stats.segments) > 0, 'the kcp tracker counted segments');
 
     assert.ok(dp.closeSession(session.slot, 'bye'), 'an opened session is closed');
-    assert.not.ok(dp.closeSession(session.slot, 'bye'), 'a second call before the event is a no-op');
+    assert.not.ok(
+      dp.closeSession(session.slot, 'bye'),
+      'a second call before the event is a no-op',
+    );
     await waitFor('closed with bye', () => closed.length === 1);
     assert.equal(closed[0]!.reason, 'bye');
     assert.equal(closed[0]!.flow, session.flow);
@@ -52,15 +60,26 @@ test('closeSession on a kcp session (node-kcp pair): closed once with bye, untra
     assert.equal(frozen.state, 'closed');
     const after = Array.from({ length: 10 }, (_, i) => `after ${i}`);
     for (const message of after) pair.send(message);
-    await waitFor('echoes after the close', () => pair!.echoed.length === before.length + after.length);
-    assert.equal(pair.echoed, [...before, ...after], 'the closed flow is still forwarded both ways');
+    await waitFor(
+      'echoes after the close',
+      () => pair!.echoed.length === before.length + after.length,
+    );
+    assert.equal(
+      pair.echoed,
+      [...before, ...after],
+      'the closed flow is still forwarded both ways',
+    );
     const later = dp.session(session.slot)!;
     assert.ok(later.packets.forward > frozen.packets.forward, 'datagrams are still counted');
     assert.equal(later.stats, frozen.stats, 'the tracker no longer observes the flow');
 
     pair.stop();
     pair = null;
-    await waitFor('the idle backstop removes the flow', () => dp.counters().flows_active === 0, 3000);
+    await waitFor(
+      'the idle backstop removes the flow',
+      () => dp.counters().flows_active === 0,
+      3000,
+    );
     await sleep(50);
     assert.equal(closed.length, 1, 'no second closed event when the closed flow idles out');
     assert.equal(dp.counters().closed_idle, 0);

@@ -345,9 +345,7 @@ export class DataPlane {
     if (handle === null || session === undefined) return false;
     // Forgotten now: a second call before the `closed` event arrives is a no-op too.
     this.openSessions.delete(slot);
-    callAddon(() =>
-      this.addon.closeSession(handle, session.thread, slot, session.gen, reasonId),
-    );
+    callAddon(() => this.addon.closeSession(handle, session.thread, slot, session.gen, reasonId));
     return true;
   }
 
