@@ -1,5 +1,6 @@
 export * from './bytes.js';
 export * from './classifier.js';
+export * from './config-path.js';
 export * from './datagram.js';
 export * from './errors.js';
 export * from './flow.js';

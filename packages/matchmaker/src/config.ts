@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { firstProblemPerPath } from '@gamemesh/core';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -132,18 +133,6 @@ export type ConfigResult =
   | { readonly ok: true; readonly config: MatchmakerConfig }
   | { readonly ok: false; readonly errors: readonly ConfigError[] };
 
-function dotted(pointer: string): string {
-  if (pointer === '') return '(root)';
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .reduce(
-      (out, part) => (/^\d+$/.test(part) ? `${out}[${part}]` : out ? `${out}.${part}` : part),
-      '',
-    );
-}
-
 /** Checks the relations JSON Schema cannot express. */
 function crossCheck(config: MatchmakerConfig): ConfigError[] {
   const errors: ConfigError[] = [];
@@ -190,18 +179,7 @@ export function parseConfig(raw: unknown): ConfigResult {
   const input = raw === null || raw === undefined ? {} : raw;
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(input));
   const schemaErrors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (schemaErrors.length > 0) {
-    // Union branches report once per alternative; keep the first per path.
-    const seen = new Set<string>();
-    const errors: ConfigError[] = [];
-    for (const error of schemaErrors) {
-      const path = dotted(error.path);
-      if (seen.has(path)) continue;
-      seen.add(path);
-      errors.push({ path, problem: error.message });
-    }
-    return { ok: false, errors };
-  }
+  if (schemaErrors.length > 0) return { ok: false, errors: firstProblemPerPath(schemaErrors) };
   const config = withDefaults as MatchmakerConfig;
   const crossErrors = crossCheck(config);
   if (crossErrors.length > 0) return { ok: false, errors: crossErrors };

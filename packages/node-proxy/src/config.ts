@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { dottedPath, firstProblemPerPath } from '@gamemesh/core';
 import { type BuiltinConfig, kcp, netcode, raknet, rtcp, rtp } from '@gamemesh/protocols';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -160,18 +161,6 @@ export type ConfigResult =
   | { readonly ok: true; readonly config: ProxyConfig }
   | { readonly ok: false; readonly errors: readonly ConfigError[] };
 
-function dotted(pointer: string, base = ''): string {
-  const parts = pointer
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const out = parts.reduce(
-    (text, part) => (/^\d+$/.test(part) ? `${text}[${part}]` : text ? `${text}.${part}` : part),
-    base,
-  );
-  return out === '' ? '(root)' : out;
-}
-
 const PLUGIN_PARSERS = { netcode, raknet, kcp, rtp, rtcp } as const;
 
 /** Checks the relations JSON Schema cannot express. */
@@ -213,7 +202,7 @@ function crossCheck(config: ProxyConfig): ConfigError[] {
     const parsed = factory.parse(raw);
     if (!parsed.ok)
       for (const issue of parsed.issues)
-        errors.push({ path: dotted(issue.path, `protocols.${name}`), problem: issue.message });
+        errors.push({ path: dottedPath(issue.path, `protocols.${name}`), problem: issue.message });
   }
   return errors;
 }
@@ -226,18 +215,7 @@ export function parseConfig(raw: unknown): ConfigResult {
   const input = raw === null || raw === undefined ? {} : raw;
   const withDefaults = Value.Default(ConfigSchema, Value.Clone(input));
   const schemaErrors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (schemaErrors.length > 0) {
-    // Union branches report once per alternative; keep the first per path.
-    const seen = new Set<string>();
-    const errors: ConfigError[] = [];
-    for (const error of schemaErrors) {
-      const path = dotted(error.path);
-      if (seen.has(path)) continue;
-      seen.add(path);
-      errors.push({ path, problem: error.message });
-    }
-    return { ok: false, errors };
-  }
+  if (schemaErrors.length > 0) return { ok: false, errors: firstProblemPerPath(schemaErrors) };
   const config = withDefaults as ProxyConfig;
   const crossErrors = crossCheck(config);
   if (crossErrors.length > 0) return { ok: false, errors: crossErrors };
