@@ -68,7 +68,7 @@ for proto in netcode rtp rtcp; do
   run_fuzzer "$proto" "$WORK/ncr/corpus/$proto"
 done
 
-# ---- data plane core: the flow table under random churn, then a real loopback run and a clean shutdown ----
+# ---- data plane core: the flow table under random churn, a real loopback run and a clean shutdown, token suffixes ----
 echo "== sanitize flow_table_churn"
 "$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
   "$NATIVE/test/sanitize/flow_table_churn.c" -o "$WORK/flow_table_churn" -lm -lpthread
@@ -77,5 +77,10 @@ echo "== sanitize dataplane_lsan"
 "$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
   "$NATIVE/test/sanitize/dataplane_lsan.c" -o "$WORK/dataplane_lsan" -lm -lpthread
 "$WORK/dataplane_lsan" "$ROOT/packages/protocols/test/fixtures/rtp/rtp-h264-opus.pcap"
+# Token listeners: every datagram length around the suffix, right/wrong/no token (a read past the end aborts).
+echo "== sanitize dataplane_token"
+"$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
+  "$NATIVE/test/sanitize/dataplane_token.c" -o "$WORK/dataplane_token" -lm -lpthread
+"$WORK/dataplane_token" 20
 
 echo "check-native: all checks passed"

@@ -366,19 +366,20 @@ static napi_value create(napi_env env, napi_callback_info info) {
 }
 
 /* addListener(handle, family, address, port, mode, fixedProto, upFamily, upAddress, upPort,
- *             variant, clockRateHz, maxPushLen) -> { id, port }. upFamily 0 = no upstream. */
+ *             variant, clockRateHz, maxPushLen, tokenSuffix) -> { id, port }. upFamily 0 = no upstream. */
 static napi_value add_listener(napi_env env, napi_callback_info info) {
-  ARGS(12);
+  ARGS(13);
   addon_dp *a = get_handle(env, argv[0]);
   if (a == NULL) return NULL;
   gm_dp_addr bind_addr;
   gm_dp_listener_config config;
   memset(&config, 0, sizeof config);
-  uint32_t mode = 0, fixed = 0, up_family = 0, variant = 0, clock = 0, max_push = 0;
+  uint32_t mode = 0, fixed = 0, up_family = 0, variant = 0, clock = 0, max_push = 0, token_suffix = 0;
   if (!get_addr(env, argv[1], argv[2], argv[3], &bind_addr) || !get_u32(env, argv[4], &mode) ||
       !get_u32(env, argv[5], &fixed) || !get_u32(env, argv[6], &up_family) || !get_u32(env, argv[9], &variant) ||
-      !get_u32(env, argv[10], &clock) || !get_u32(env, argv[11], &max_push) || mode > 1 || fixed > 255 ||
-      variant > 255) {
+      !get_u32(env, argv[10], &clock) || !get_u32(env, argv[11], &max_push) ||
+      !get_u32(env, argv[12], &token_suffix) || mode > 1 || fixed > 255 || variant > 255 ||
+      token_suffix > GM_DP_MAX_TOKEN_SUFFIX) {
     return throw_code(env, "GM_NATIVE_INVALID_ARGUMENT", "addListener arguments");
   }
   if (up_family != 0) {
@@ -389,6 +390,7 @@ static napi_value add_listener(napi_env env, napi_callback_info info) {
   }
   config.mode = (uint8_t)mode;
   config.fixed_proto = (uint8_t)fixed;
+  config.token_suffix = (uint8_t)token_suffix;
   config.tracker = (gm_tracker_config){.variant = (uint8_t)variant, .clock_rate_hz = clock, .max_push_len = max_push};
   uint16_t port = 0;
   int sys_errno = 0;
@@ -420,9 +422,9 @@ static int get_flow(napi_env env, napi_value *argv, gm_dp_flow_ref *flow) {
 }
 
 /* answer(handle, thread, slot, gen, proto, variant, clockRateHz, maxPushLen, upFamily, upAddress, upPort,
- *        held: Array<{ data: Uint8Array, at: number }>) */
+ *        held: Array<{ data: Uint8Array, at: number }>, token: Uint8Array (empty: none)) */
 static napi_value answer(napi_env env, napi_callback_info info) {
-  ARGS(12);
+  ARGS(13);
   addon_dp *a = get_handle(env, argv[0]);
   if (a == NULL) return NULL;
   gm_dp_flow_ref flow;
@@ -437,6 +439,23 @@ static napi_value answer(napi_env env, napi_callback_info info) {
       napi_get_array_length(env, argv[11], &count) != napi_ok || count > MAX_HELD) {
     return throw_code(env, "GM_NATIVE_INVALID_ARGUMENT", "answer arguments");
   }
+  napi_typedarray_type token_kind;
+  size_t token_len = 0, token_offset = 0;
+  void *token_bytes = NULL;
+  napi_value token_backing;
+  if (napi_get_typedarray_info(env, argv[12], &token_kind, &token_len, &token_bytes, &token_backing,
+                               &token_offset) != napi_ok ||
+      token_kind != napi_uint8_array || token_len > GM_DP_MAX_TOKEN_SUFFIX) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
+    return throw_code(env, "GM_NATIVE_INVALID_ARGUMENT", "answer token");
+  }
+  if (token_len > 0) memcpy(assign.token, token_bytes, token_len);
+  assign.token_len = (uint8_t)token_len;
   assign.proto = (uint8_t)proto;
   assign.tracker = (gm_tracker_config){.variant = (uint8_t)variant, .clock_rate_hz = clock, .max_push_len = max_push};
   gm_dp_datagram held[MAX_HELD];
@@ -535,6 +554,7 @@ static napi_value memory_usage(napi_env env, napi_callback_info info) {
   set_num(env, result, "upstreamBytes", (double)m.upstream_bytes);
   set_num(env, result, "ringBytes", (double)m.ring_bytes);
   set_num(env, result, "sharedBytes", (double)m.shared_bytes);
+  set_num(env, result, "tokenBytes", (double)m.token_bytes);
   set_num(env, result, "capacity", (double)m.capacity);
   return result;
 }
@@ -583,6 +603,7 @@ static napi_value constants(napi_env env) {
   set_num(env, c, "maxListeners", GM_DP_MAX_LISTENERS);
   set_num(env, c, "maxBatch", GM_DP_MAX_BATCH);
   set_num(env, c, "maxHeld", MAX_HELD);
+  set_num(env, c, "maxTokenSuffix", GM_DP_MAX_TOKEN_SUFFIX);
   napi_value fields;
   napi_create_object(env, &fields);
   set_num(env, fields, "gen", GM_DP_S_GEN);

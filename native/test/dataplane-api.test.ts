@@ -218,24 +218,38 @@ test('the raw binding rejects bad handles and arguments with codes too', () => {
   try {
     const h = created.handle;
     assert.is(
-      code(() => raw.addListener(h, 5, '127.0.0.1', 0, 1, 255, 0, '', 0, 0, 0, 0)),
+      code(() => raw.addListener(h, 5, '127.0.0.1', 0, 1, 255, 0, '', 0, 0, 0, 0, 0)),
       'GM_NATIVE_INVALID_ARGUMENT',
     );
     assert.is(
-      code(() => raw.addListener(h, 4, 'nonsense', 0, 1, 255, 0, '', 0, 0, 0, 0)),
+      code(() => raw.addListener(h, 4, 'nonsense', 0, 1, 255, 0, '', 0, 0, 0, 0, 0)),
       'GM_NATIVE_INVALID_ARGUMENT',
     );
     assert.is(
-      code(() => raw.answer(h, 9, 0, 0, 0, 0, 0, 0, 4, '127.0.0.1', 1, [])),
+      code(() => raw.answer(h, 9, 0, 0, 0, 0, 0, 0, 4, '127.0.0.1', 1, [], new Uint8Array(0))),
       'GM_NATIVE_INVALID_ARGUMENT',
     );
     assert.is(
-      code(() => raw.answer(h, 0, 0, 0, 9, 0, 0, 0, 4, '127.0.0.1', 1, [])),
+      code(() => raw.answer(h, 0, 0, 0, 9, 0, 0, 0, 4, '127.0.0.1', 1, [], new Uint8Array(0))),
       'GM_NATIVE_INVALID_ARGUMENT',
     );
     assert.is(
       code(() =>
-        raw.answer(h, 0, 0, 0, 0, 0, 0, 0, 4, '127.0.0.1', 1, [{ data: 'x', at: 0 }] as never),
+        raw.answer(
+          h,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          0,
+          4,
+          '127.0.0.1',
+          1,
+          [{ data: 'x', at: 0 }] as never,
+          new Uint8Array(0),
+        ),
       ),
       'GM_NATIVE_INVALID_ARGUMENT',
     );

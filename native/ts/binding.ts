@@ -65,6 +65,7 @@ export interface RawConstants {
   readonly maxListeners: number;
   readonly maxBatch: number;
   readonly maxHeld: number;
+  readonly maxTokenSuffix: number;
   readonly statNames: Readonly<Record<string, readonly string[]>>;
   readonly sessionFields: Readonly<Record<string, number>>;
 }
@@ -77,6 +78,8 @@ export interface RawMemory {
   readonly upstreamBytes: number;
   readonly ringBytes: number;
   readonly sharedBytes: number;
+  /** Token store up to the highest slot a token-listener flow used (0 without token listeners). */
+  readonly tokenBytes: number;
   readonly capacity: number;
 }
 
@@ -104,6 +107,7 @@ export interface RawBinding {
     variant: number,
     clockRateHz: number,
     maxPushLen: number,
+    tokenSuffix: number,
   ): { id: number; port: number };
   setUpstream(
     handle: RawHandle,
@@ -125,6 +129,8 @@ export interface RawBinding {
     upstreamAddress: string,
     upstreamPort: number,
     held: readonly { data: Uint8Array; at: number }[],
+    /** The token accepted for a token listener's flow; empty otherwise. */
+    token: Uint8Array,
   ): void;
   drop(handle: RawHandle, thread: number, slot: number, gen: number): void;
   /** reason: an index of NATIVE_CLOSE_REASONS (not 0). */

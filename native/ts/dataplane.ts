@@ -24,6 +24,7 @@ import {
   integerIn,
   isRecord,
   type ListenerOptions,
+  MAX_TOKEN_SUFFIX,
   NATIVE_CLOSE_REASONS,
   NATIVE_PROTOCOL_IDS,
   type NativeProtocol,
@@ -57,6 +58,13 @@ export type FlowAnswer =
       /** Where to send the flow. Or `key`: the upstream of a route installed for that key. */
       readonly upstream?: Endpoint;
       readonly key?: string;
+      /**
+       * Token listeners only, and required there: the token (tokenSuffix
+       * bytes) TS accepted for the flow. Its datagrams, held ones included,
+       * are forwarded only if they end with exactly these bytes. With `key`,
+       * the session's events carry that key instead of the protocol's.
+       */
+      readonly token?: Uint8Array;
     };
 
 export interface SessionEvent {
@@ -89,6 +97,8 @@ export interface Listener {
   readonly address: string;
   readonly port: number;
   readonly mode: 'port' | 'key';
+  /** Routing-token bytes stripped from each client datagram (0: none). */
+  readonly tokenSuffix: number;
 }
 
 interface FlowRecord {
@@ -105,6 +115,7 @@ interface FlowRecord {
     proto: number;
     tracker: [number, number, number];
     upstream: [number, string, number];
+    token: Uint8Array;
   } | null;
   touchedAt: number;
 }
@@ -139,6 +150,12 @@ export class DataPlane {
   private readonly sessionKeys = new Map<string, string | null>();
   /** Opened, not yet closed sessions by slot: closeSession(slot) names the generation it means. */
   private readonly openSessions = new Map<number, { thread: number; gen: number }>();
+  /**
+   * Keys answered for token-listener flows, by slot: their sessions are known
+   * by the token's key, not the protocol's. By slot, so there is at most one
+   * entry per flow table slot however many flows never open.
+   */
+  private readonly tokenKeys = new Map<number, { gen: number; key: string }>();
   private noRoute = 0;
 
   /** @internal use createDataPlane() */
@@ -202,6 +219,15 @@ export class DataPlane {
     }
     const fixed = options.protocol === undefined ? 0xff : protocolId(options.protocol, 'protocol');
     const [variant, clock, maxPush] = trackerArgs(options.tracker, 'tracker');
+    const tokenSuffix = integerIn(
+      options.tokenSuffix ?? 0,
+      0,
+      MAX_TOKEN_SUFFIX,
+      'tokenSuffix',
+      argumentIssue,
+    );
+    if (tokenSuffix > 0 && options.protocol !== undefined)
+      argumentIssue('a token listener cannot have a fixed protocol (TS accepts each token)');
     const result = callAddon(() =>
       this.addon.addListener(
         handle,
@@ -216,6 +242,7 @@ export class DataPlane {
         variant,
         clock,
         maxPush,
+        tokenSuffix,
       ),
     );
     const listener: Listener = Object.freeze({
@@ -223,6 +250,7 @@ export class DataPlane {
       address,
       port: result.port,
       mode: options.mode,
+      tokenSuffix,
     });
     this.listeners_.push(listener);
     if (options.upstream !== undefined)
@@ -292,6 +320,7 @@ export class DataPlane {
     const chosen = decision as Exclude<FlowAnswer, { drop: true }>;
     const proto = protocolId(chosen.protocol, 'protocol');
     const tracker = trackerArgs(chosen.tracker, 'tracker');
+    const token = this.acceptedToken(record.listener, chosen.token);
     let target = chosen.upstream;
     if (target === undefined && chosen.key !== undefined) {
       const routed = this.routes.lookup(record.listener, String(chosen.key), Date.now());
@@ -318,11 +347,26 @@ export class DataPlane {
         ...tracker,
         ...upstream,
         record.datagrams.map((d) => ({ data: d.data, at: d.at })),
+        token,
       ),
     );
     record.answered = true;
-    record.decision = { proto, tracker, upstream };
+    record.decision = { proto, tracker, upstream, token };
     record.touchedAt = Date.now();
+    if (token.length > 0 && chosen.key !== undefined)
+      this.tokenKeys.set(record.slot, { gen: record.gen, key: String(chosen.key) });
+  }
+
+  /** The answer's token, checked against the listener: required (exact size) on token listeners only. */
+  private acceptedToken(listener: number, token: unknown): Uint8Array {
+    const suffix = this.listeners_.find((l) => l.id === listener)?.tokenSuffix ?? 0;
+    if (suffix === 0) {
+      if (token !== undefined) argumentIssue('token is only for listeners with a tokenSuffix');
+      return new Uint8Array(0);
+    }
+    if (!(token instanceof Uint8Array) || token.length !== suffix)
+      argumentIssue(`a token listener's answer needs its token: ${suffix} bytes`);
+    return Uint8Array.from(token as Uint8Array);
   }
 
   /**
@@ -405,6 +449,7 @@ export class DataPlane {
     for (const event of last) this.emitSession(event);
     this.flows.clear();
     this.sessionKeys.clear();
+    this.tokenKeys.clear();
   }
 
   private open(): RawHandle {
@@ -470,6 +515,7 @@ export class DataPlane {
         ...d.tracker,
         ...d.upstream,
         [{ data: datagram.data, at: datagram.at }],
+        d.token,
       ),
     );
   }
@@ -495,15 +541,18 @@ export class DataPlane {
       client: { address: raw.clientAddress, port: raw.clientPort },
       upstream: { address: raw.upstreamAddress, port: raw.upstreamPort },
     };
+    const answered = this.tokenKeys.get(raw.slot);
+    const tokenKey = answered?.gen === raw.gen ? answered.key : null;
     if (raw.type === 1) {
-      const key = formatKey(raw.key);
+      const key = tokenKey ?? formatKey(raw.key);
       this.sessionKeys.set(flow, key);
       this.openSessions.set(raw.slot, { thread: raw.thread, gen: raw.gen });
       this.emit('opened', { ...base, key });
       return;
     }
-    const key = this.sessionKeys.get(flow) ?? null;
+    const key = this.sessionKeys.get(flow) ?? tokenKey;
     this.sessionKeys.delete(flow);
+    if (tokenKey !== null) this.tokenKeys.delete(raw.slot);
     if (this.openSessions.get(raw.slot)?.gen === raw.gen) this.openSessions.delete(raw.slot);
     this.emit('closed', {
       ...base,

@@ -47,6 +47,8 @@ export const COUNTER_NAMES = [
   'drop_send_error',
   'drop_upstream_socket',
   'drop_pending_timeout',
+  'drop_token_missing',
+  'drop_token_mismatch',
 ] as const;
 
 export type NativeCounterName = (typeof COUNTER_NAMES)[number];

@@ -84,7 +84,18 @@ export interface ListenerOptions {
    */
   readonly protocol?: NativeProtocol;
   readonly tracker?: TrackerOptions;
+  /**
+   * Bytes of routing token every client datagram ends with (0, the default:
+   * none; at most MAX_TOKEN_SUFFIX). A new flow's datagrams reach TS with the
+   * token; answer() names the token accepted for the flow, and from then on
+   * the data plane forwards only datagrams ending with exactly that token,
+   * without it. Not with a fixed `protocol` (TS must see the token).
+   */
+  readonly tokenSuffix?: number;
 }
+
+/** Longest token suffix a listener can strip (GM_DP_MAX_TOKEN_SUFFIX in gm_dataplane.h). */
+export const MAX_TOKEN_SUFFIX = 32;
 
 type Issue = (message: string) => never;
 

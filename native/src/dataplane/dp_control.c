@@ -193,6 +193,11 @@ int gm_dp_add_listener(gm_dp *dp, const gm_dp_addr *bind_addr, const gm_dp_liste
   if ((bind_addr->family != 4 && bind_addr->family != 6) || config->mode > GM_DP_MODE_KEY) return GM_DP_E_ARGS;
   if (config->fixed_proto != GM_DP_PROTO_ASK && config->fixed_proto >= GM_PROTO_COUNT) return GM_DP_E_ARGS;
   if (config->has_upstream && config->upstream.family != 4 && config->upstream.family != 6) return GM_DP_E_ARGS;
+  /* A token is accepted by TS: a listener that opens flows without asking could never accept one. */
+  if (config->token_suffix > GM_DP_MAX_TOKEN_SUFFIX ||
+      (config->token_suffix > 0 && config->fixed_proto != GM_DP_PROTO_ASK)) {
+    return GM_DP_E_ARGS;
+  }
   if (atomic_load(&dp->stopping)) return GM_DP_E_STOPPED;
   pthread_mutex_lock(&dp->control_lock);
   int id = dp->listener_count;
@@ -261,6 +266,7 @@ int gm_dp_answer(gm_dp *dp, gm_dp_flow_ref flow, const gm_dp_assign *assign, con
                  size_t held_count) {
   if (flow.thread >= dp->options.threads || assign->proto >= GM_PROTO_COUNT) return GM_DP_E_ARGS;
   if (assign->upstream.family != 4 && assign->upstream.family != 6) return GM_DP_E_ARGS;
+  if (assign->token_len > GM_DP_MAX_TOKEN_SUFFIX) return GM_DP_E_ARGS;
   if (atomic_load(&dp->stopping)) return GM_DP_E_STOPPED;
   size_t bytes = held_count * sizeof(gm_dp_datagram);
   for (size_t i = 0; i < held_count; i++) {
@@ -392,6 +398,8 @@ void gm_dp_memory_usage(const gm_dp *dp, gm_dp_memory *out) {
     out->capacity += t->table.capacity;
     out->flow_entries_touched += dp_table_high_water(&t->table);
     out->index_bytes += 2 * (size_t)t->table.index_size * sizeof(uint32_t);
+    out->token_bytes += (size_t)atomic_load_explicit(&t->table.token_high_water, memory_order_relaxed) *
+                        GM_DP_MAX_TOKEN_SUFFIX;
     out->upstream_bytes += (size_t)t->ups.capacity * sizeof(dp_upstream_sock) +
                            ((size_t)t->ups.dest_mask + 1) * sizeof(dp_dest);
     out->ring_bytes += ((size_t)t->queue.mask + 1) * (sizeof(dp_queued) + t->queue.slot_bytes) +

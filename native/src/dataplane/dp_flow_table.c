@@ -11,7 +11,9 @@
  * anonymous MAP_NORESERVE mapping handed out from the bottom (freed entries
  * are reused first), so the pages past the high-water mark are never touched
  * and cost nothing. The indexes are sized to the capacity (a hash spreads
- * over all of them), at 6 bytes per entry each.
+ * over all of them), at 6 bytes per entry each. Routing tokens of token-mode
+ * flows live in a side array by slot, mapped the same way: flows without a
+ * token never touch it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +60,7 @@ static inline uint32_t distance(const dp_table *table, uint32_t a, uint32_t b) {
 
 static size_t flows_bytes(const dp_table *table) { return (size_t)table->capacity * sizeof(dp_flow); }
 static size_t index_bytes(const dp_table *table) { return (size_t)table->index_size * sizeof(uint32_t); }
+static size_t tokens_bytes(const dp_table *table) { return (size_t)table->capacity * GM_DP_MAX_TOKEN_SUFFIX; }
 
 int dp_table_init(dp_table *table, uint32_t capacity) {
   memset(table, 0, sizeof *table);
@@ -67,11 +70,13 @@ int dp_table_init(dp_table *table, uint32_t capacity) {
   table->flows = dp_map_zeroed(flows_bytes(table));
   table->by_client = dp_map_zeroed(index_bytes(table));
   table->by_reverse = dp_map_zeroed(index_bytes(table));
-  if (table->flows == NULL || table->by_client == NULL || table->by_reverse == NULL) {
+  table->tokens = dp_map_zeroed(tokens_bytes(table));
+  if (table->flows == NULL || table->by_client == NULL || table->by_reverse == NULL || table->tokens == NULL) {
     dp_table_free(table);
     return GM_DP_E_NOMEM;
   }
   atomic_init(&table->high_water, 0);
+  atomic_init(&table->token_high_water, 0);
   table->free_head = DP_NONE;
   return GM_DP_OK;
 }
@@ -80,7 +85,17 @@ void dp_table_free(dp_table *table) {
   dp_unmap(table->flows, flows_bytes(table));
   dp_unmap(table->by_client, index_bytes(table));
   dp_unmap(table->by_reverse, index_bytes(table));
+  dp_unmap(table->tokens, tokens_bytes(table));
   memset(table, 0, sizeof *table);
+}
+
+void dp_table_set_token(dp_table *table, const dp_flow *flow, const uint8_t *token, size_t len) {
+  uint32_t slot = dp_table_slot(table, flow);
+  memcpy(dp_table_token(table, flow), token, len);
+  if (slot >= atomic_load_explicit(&table->token_high_water, memory_order_relaxed)) {
+    /* Published for the control thread's accounting; only this thread writes it. */
+    atomic_store_explicit(&table->token_high_water, slot + 1, memory_order_relaxed);
+  }
 }
 
 dp_flow *dp_table_find(dp_table *table, uint8_t listener, const gm_dp_addr *client) {

@@ -67,6 +67,15 @@ typedef struct dp_table {
   dp_flow *flows;       /* mmap'd, MAP_NORESERVE: untouched capacity costs no memory */
   uint32_t *by_client;  /* key (listener, client) */
   uint32_t *by_reverse; /* key (upstream socket, pod address) */
+  /*
+   * Accepted routing tokens by slot, GM_DP_MAX_TOKEN_SUFFIX bytes each: kept
+   * out of dp_flow so sessions without a token pay nothing for them. Mapped
+   * like the entries (MAP_NORESERVE); only token flows write to it, so only
+   * the pages of their slots are ever backed.
+   */
+  uint8_t *tokens;
+  /* Slots below this may have written a token (for the memory accounting). */
+  _Atomic uint32_t token_high_water;
 } dp_table;
 
 int dp_table_init(dp_table *table, uint32_t capacity);
@@ -84,6 +93,12 @@ static inline uint32_t dp_table_slot(const dp_table *table, const dp_flow *flow)
 static inline uint32_t dp_table_high_water(const dp_table *table) {
   return atomic_load_explicit(&table->high_water, memory_order_relaxed);
 }
+/* The token bytes of a flow's slot (written when a token flow is answered, compared on every datagram). */
+static inline uint8_t *dp_table_token(dp_table *table, const dp_flow *flow) {
+  return table->tokens + (size_t)dp_table_slot(table, flow) * GM_DP_MAX_TOKEN_SUFFIX;
+}
+/* Stores a flow's accepted token (len <= GM_DP_MAX_TOKEN_SUFFIX). */
+void dp_table_set_token(dp_table *table, const dp_flow *flow, const uint8_t *token, size_t len);
 /* Zeroed anonymous memory reserved lazily (pages are backed when first written); NULL on failure. */
 void *dp_map_zeroed(size_t bytes);
 void dp_unmap(void *memory, size_t bytes);

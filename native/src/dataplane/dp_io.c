@@ -174,8 +174,36 @@ static void new_flow(dp_thread *t, uint8_t li, const gm_dp_addr *client, const u
   queue_datagram(t, flow, data, len, at);
 }
 
+/*
+ * A datagram of an answered flow on a token listener: it must end with the
+ * token accepted for the flow, and goes on without it (the pod and the
+ * tracker see the game protocol only). A plain memcmp is enough: TS verified
+ * the token's signature once, when the flow was new; this compares the
+ * client's bytes against that copy, and how long the comparison takes reveals
+ * nothing an attacker could not read off the wire (the token travels in the
+ * clear on every datagram of the session).
+ */
+static void forward_token_datagram(dp_thread *t, dp_flow *flow, uint8_t suffix, const uint8_t *data, size_t len,
+                                   double at, uint64_t mono) {
+  if (len < suffix) {
+    dp_count(t, GM_DP_C_drop_token_missing, 1);
+    return;
+  }
+  if (memcmp(data + len - suffix, dp_table_token(&t->table, flow), suffix) != 0) {
+    dp_count(t, GM_DP_C_drop_token_mismatch, 1);
+    return;
+  }
+  forward_to_upstream(t, flow, data, len - suffix, at, mono);
+}
+
 static void from_client(dp_thread *t, uint8_t li, const uint8_t *data, size_t len, const struct sockaddr_in6 *from,
                         double at, uint64_t mono) {
+  uint8_t suffix = t->listeners[li].config.token_suffix;
+  if (len < suffix) {
+    /* No room for a token: not worth a flow lookup, let alone TS's time. */
+    dp_count(t, GM_DP_C_drop_token_missing, 1);
+    return;
+  }
   gm_dp_addr client;
   dp_addr_from_sockaddr(&client, from);
   dp_flow *flow = dp_table_find(&t->table, li, &client);
@@ -186,7 +214,8 @@ static void from_client(dp_thread *t, uint8_t li, const uint8_t *data, size_t le
   switch (flow->state) {
     case DP_FLOW_ACTIVE:
     case DP_FLOW_CLOSED:
-      forward_to_upstream(t, flow, data, len, at, mono);
+      if (suffix > 0) forward_token_datagram(t, flow, suffix, data, len, at, mono);
+      else forward_to_upstream(t, flow, data, len, at, mono);
       return;
     case DP_FLOW_PENDING:
       if (flow->pending_count >= t->dp->options.pending_window) {
@@ -299,13 +328,25 @@ void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_
     if (flow->opened_emitted) dp_flow_close(t, flow, cmd->close_reason, now_ms);
     return;
   }
+  uint8_t suffix = t->listeners[flow->listener].config.token_suffix;
   if (flow->state == DP_FLOW_PENDING) {
+    if (suffix > 0) {
+      if (cmd->assign.token_len != suffix) {
+        /* gm_dp_answer cannot see the listener; an answer without the token denies the flow. */
+        flow->state = DP_FLOW_DENIED;
+        flow->last_ms = dp_rel_ms(t, mono_ms);
+        return;
+      }
+      dp_table_set_token(&t->table, flow, cmd->assign.token, suffix);
+    }
     if (assign(t, flow, cmd->assign.proto, &cmd->assign.tracker, &cmd->assign.upstream, now_ms) != 0) return;
   }
   if (flow->state != DP_FLOW_ACTIVE && flow->state != DP_FLOW_CLOSED) return;
   for (size_t i = 0; i < cmd->held_count; i++) {
     const gm_dp_datagram *d = &cmd->held[i];
-    forward_to_upstream(t, flow, d->data, d->len, d->at_ms, mono_ms);
+    /* Held datagrams still carry their suffix: they pass the same check as later ones. */
+    if (suffix > 0) forward_token_datagram(t, flow, suffix, d->data, d->len, d->at_ms, mono_ms);
+    else forward_to_upstream(t, flow, d->data, d->len, d->at_ms, mono_ms);
   }
   tx_flush(t);
 }

@@ -53,12 +53,27 @@ enum gm_dp_mode { GM_DP_MODE_PORT = 0, GM_DP_MODE_KEY = 1 };
 /* Marks a listener whose flows all go to TS for classification. */
 #define GM_DP_PROTO_ASK 0xff
 
+/*
+ * Longest routing-token suffix a listener may strip (docs/native.md "Token
+ * suffix"): also the stride of the per-thread token store, so it stays small.
+ */
+#define GM_DP_MAX_TOKEN_SUFFIX 32
+
 typedef struct gm_dp_listener_config {
   uint8_t mode;           /* enum gm_dp_mode */
   uint8_t fixed_proto;    /* GM_DP_PROTO_ASK, or a gm_proto opened without asking (port mode only) */
   uint8_t has_upstream;   /* port mode: upstream is set */
   gm_dp_addr upstream;
   gm_tracker_config tracker; /* for fixed_proto */
+  /*
+   * Bytes of routing token the client appends to every datagram (0 = none,
+   * at most GM_DP_MAX_TOKEN_SUFFIX; needs fixed_proto GM_DP_PROTO_ASK, since
+   * TS accepts the token). Shorter datagrams are dropped (drop_token_missing);
+   * a new flow's datagrams reach TS with the suffix; an answered flow's must
+   * end with the token accepted for it (else drop_token_mismatch) and are
+   * forwarded without it.
+   */
+  uint8_t token_suffix;
 } gm_dp_listener_config;
 
 typedef struct gm_dp_options {
@@ -94,7 +109,8 @@ typedef struct gm_dp_options {
   X(closed_evicted) X(closed_proxy_shutdown) X(closed_plugin_error)                  \
   X(drop_oversize) X(drop_queue_full) X(drop_source_budget) X(drop_new_flow_rate) X(drop_pending_window)  \
   X(drop_table_full) X(drop_flow_denied) X(drop_unknown_source)    \
-  X(drop_send_error) X(drop_upstream_socket) X(drop_pending_timeout)
+  X(drop_send_error) X(drop_upstream_socket) X(drop_pending_timeout)             \
+  X(drop_token_missing) X(drop_token_mismatch)
 
 #define GM_DP_COUNTER_ENUM(name) GM_DP_C_##name,
 enum gm_dp_counter { GM_DP_COUNTERS(GM_DP_COUNTER_ENUM) GM_DP_COUNTER_COUNT };
@@ -169,6 +185,9 @@ typedef struct gm_dp_assign {
   uint8_t proto; /* gm_proto (GM_PROTO_NONE: forwarded, not tracked) */
   gm_tracker_config tracker;
   gm_dp_addr upstream;
+  /* On a token listener: the token TS accepted (token_len = the listener's token_suffix). */
+  uint8_t token_len;
+  uint8_t token[GM_DP_MAX_TOKEN_SUFFIX];
 } gm_dp_assign;
 
 typedef struct gm_dp_datagram {
@@ -221,6 +240,7 @@ typedef struct gm_dp_memory {
   size_t upstream_bytes;     /* upstream socket and destination tables as allocated (touched per use) */
   size_t ring_bytes;         /* new-flow queues, event rings, source budgets, receive buffers */
   size_t shared_bytes;       /* the counters shared with TS */
+  size_t token_bytes;        /* token store up to the highest slot a token flow used (mapped lazily like the entries) */
   size_t capacity;           /* flow table entries over all threads */
 } gm_dp_memory;
 void gm_dp_memory_usage(const gm_dp *dp, gm_dp_memory *out);

@@ -6,4 +6,5 @@ export * from './errors.js';
 export * from './flow.js';
 export * from './protocol.js';
 export * from './registry.js';
+export * from './routing-token.js';
 export * from './session-book.js';

@@ -12,10 +12,12 @@ export interface AdminOptions {
 
 const REDACTED = '(redacted)';
 
-/** The config without secrets (the netcode private key, any `secret`). */
+const SECRET_KEYS = new Set(['secret', 'privateKey', 'routingTokenSecret']);
+
+/** The config without secrets (the netcode private key, the routing-token secret, any `secret`). */
 export function redactConfig(config: unknown): unknown {
   return JSON.parse(JSON.stringify(config), (key: string, value: unknown) =>
-    (key === 'secret' || key === 'privateKey') && typeof value === 'string' ? REDACTED : value,
+    SECRET_KEYS.has(key) && typeof value === 'string' ? REDACTED : value,
   );
 }
 

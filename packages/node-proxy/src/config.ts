@@ -22,10 +22,12 @@ export const ListenerSchema = Type.Object(
     address: HostPortText,
     /**
      * `port`: every flow goes to `upstream`; `key`: the protocol's routing key
-     * selects the pod from routes. (`token` needs suffix stripping in the data
-     * plane, which it does not have yet: see docs/proxy.md.)
+     * selects the pod from routes; `token`: the signed routing token the
+     * client appends to each datagram selects it (and is stripped).
      */
-    mode: Type.Union([Type.Literal('port'), Type.Literal('key')], { default: 'port' }),
+    mode: Type.Union([Type.Literal('port'), Type.Literal('key'), Type.Literal('token')], {
+      default: 'port',
+    }),
     upstream: Type.Optional(HostPortText),
     /** A public listener drops loopback, multicast and broadcast sources unless allowed below. */
     public: Type.Boolean({ default: true }),
@@ -104,8 +106,13 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     routes: Type.Array(StaticRouteSchema, { default: [] }),
-    /** The link to the matchmaker: assignments become routes of key-mode listeners. */
+    /** The link to the matchmaker: assignments become routes of key- and token-mode listeners. */
     matchmaker: Type.Optional(MatchmakerLinkSchema),
+    /**
+     * HMAC key of routing tokens, needed by token-mode listeners: the same
+     * value as the matchmaker's `tokens.routingSecret` (GAMEMESH_ROUTING_SECRET).
+     */
+    routingTokenSecret: Type.Optional(Type.String({ minLength: 16 })),
     /** Per-protocol plugin config (validated by each plugin's own parser). */
     protocols: Type.Object(
       {
@@ -182,6 +189,16 @@ function crossCheck(config: ProxyConfig): ConfigError[] {
     if (listener.upstream !== undefined) endpoint(listener.upstream, `${at}.upstream`);
     if (listener.mode === 'port' && listener.upstream === undefined)
       errors.push({ path: `${at}.upstream`, problem: 'a port-mode listener needs an upstream' });
+    if (listener.mode === 'token' && listener.upstream !== undefined)
+      errors.push({
+        path: `${at}.upstream`,
+        problem: 'a token-mode listener routes by token: it has no upstream',
+      });
+    if (listener.mode === 'token' && config.routingTokenSecret === undefined)
+      errors.push({
+        path: 'routingTokenSecret',
+        problem: `listener "${listener.name}" is in token mode: set the matchmaker's tokens.routingSecret here`,
+      });
   });
   const pods = new Set<string>();
   config.pods.forEach((pod, i) => {

@@ -5,6 +5,9 @@ import {
   type Datagram,
   type FlowClassifier,
   type Protocol,
+  ROUTING_TOKEN_BYTES,
+  ROUTING_TOKEN_CODES,
+  verifyRoutingToken,
 } from '@gamemesh/core';
 import type { FlowAnswer, TrackerOptions } from '@gamemesh/native';
 import { type BuiltinConfig, builtinProtocols, type KcpConfig } from '@gamemesh/protocols';
@@ -25,6 +28,9 @@ export const FLOW_DROP_REASONS = {
   unknown_protocol: 'no protocol claimed the flow and unknownFlows is drop',
   no_key: 'a key-mode listener got a flow without a routing key',
   ...(Object.fromEntries(
+    Object.entries(ROUTING_TOKEN_CODES).map(([code, text]) => [`token_${code}`, text]),
+  ) as { [K in keyof typeof ROUTING_TOKEN_CODES as `token_${K}`]: string }),
+  ...(Object.fromEntries(
     Object.entries(OPEN_REQUEST_CODES).map(([code, text]) => [`netcode_${code}`, text]),
   ) as { [K in keyof typeof OPEN_REQUEST_CODES as `netcode_${K}`]: string }),
 } as const;
@@ -34,7 +40,7 @@ export type FlowDropReason = keyof typeof FLOW_DROP_REASONS;
 /** How one listener treats new flows. */
 export interface ListenerPolicy {
   readonly name: string;
-  readonly mode: 'port' | 'key';
+  readonly mode: 'port' | 'key' | 'token';
   readonly upstream: HostPort | null;
   readonly public: boolean;
   readonly allowLoopbackSources: boolean;
@@ -43,6 +49,15 @@ export interface ListenerPolicy {
 export interface DeciderOptions {
   readonly protocols: BuiltinConfig;
   readonly unknownFlows: 'forward' | 'drop';
+  /** HMAC key of routing tokens (token-mode listeners); null without one. */
+  readonly routingTokenSecret: string | null;
+}
+
+/** The verified routing token of a token-mode flow: its datagrams end with `bytes`. */
+export interface AcceptedToken {
+  /** The token id in lowercase hex: the routing key. */
+  readonly key: string;
+  readonly bytes: Uint8Array;
 }
 
 /** What was decided for a flow, for the answer and for metrics. */
@@ -76,6 +91,15 @@ const KCP_NATIVE_VARIANT: Readonly<Record<string, number>> = {
 const KCP_NO_FEC = 0x10;
 const KCP_NO_CRYPT_NONE = 0x20;
 const KCP_NO_KCP2K = 0x40;
+
+/** A token-mode datagram without its token, or null when it does not end with the accepted one. */
+export function withoutToken(token: AcceptedToken, datagram: Datagram): Datagram | null {
+  const { data } = datagram;
+  const at = data.length - token.bytes.length;
+  if (at < 0) return null;
+  for (let i = 0; i < token.bytes.length; i++) if (data[at + i] !== token.bytes[i]) return null;
+  return { ...datagram, data: data.subarray(0, at) };
+}
 
 function hexBytes(text: string): Uint8Array {
   return Uint8Array.from(text.match(/../g) ?? [], (pair) => Number.parseInt(pair, 16));
@@ -118,16 +142,35 @@ export class FlowDecider {
     return this.classifier.flow();
   }
 
+  /**
+   * Verifies the token a token-mode flow's first datagram ends with
+   * (signature, expiry). Expiry is checked here, once per flow: it bounds
+   * when a session may start, and an established session keeps its token.
+   */
+  acceptToken(
+    first: Datagram,
+    nowSeconds = Math.floor(Date.now() / 1000),
+  ): AcceptedToken | DropDecision {
+    const secret = this.options.routingTokenSecret;
+    // parseConfig refuses token listeners without a secret: nothing could be signed for this proxy.
+    if (secret === null) return { kind: 'drop', reason: 'token_bad_signature', protocol: 'none' };
+    const bytes = first.data.subarray(Math.max(0, first.data.length - ROUTING_TOKEN_BYTES));
+    const check = verifyRoutingToken(secret, bytes, nowSeconds);
+    if (!check.ok) return { kind: 'drop', reason: `token_${check.code}`, protocol: 'none' };
+    return { key: check.key, bytes: Uint8Array.from(bytes) };
+  }
+
   /** Offers one more datagram of a pending flow; `pending` until the classifier decides. */
   offer(
     listener: ListenerPolicy,
     flow: FlowClassifier,
     datagram: Datagram,
     all: readonly Datagram[],
+    token: AcceptedToken | null = null,
   ): Decision {
     const c = flow.offer(datagram);
     if (c.state === 'pending') return PENDING;
-    if (c.state === 'unknown') return this.unknown(listener);
+    if (c.state === 'unknown') return this.unknown(listener, token);
     const name = c.protocol.name;
     if (name === 'netcode' && this.netcodeKey !== null) {
       const refused = this.checkNetcode(all);
@@ -136,6 +179,16 @@ export class FlowDecider {
     const key = routingKey(c.protocol, all);
     const tracker = this.trackerOptions(name, c.variant, all);
     const protocol = name as 'raknet' | 'kcp' | 'netcode' | 'rtp' | 'rtcp';
+    if (token !== null) {
+      // Token mode: the token names the session and its route; the protocol's own key is not consulted.
+      return {
+        kind: 'answer',
+        answer: { protocol, tracker, key: token.key, token: token.bytes },
+        outcome: 'matched',
+        protocol: name,
+        key: token.key,
+      };
+    }
     if (listener.mode === 'key') {
       if (key === null) return { kind: 'drop', reason: 'no_key', protocol: name };
       return {
@@ -155,9 +208,18 @@ export class FlowDecider {
     };
   }
 
-  private unknown(listener: ListenerPolicy): Decision {
+  private unknown(listener: ListenerPolicy, token: AcceptedToken | null): Decision {
     if (this.options.unknownFlows === 'drop')
       return { kind: 'drop', reason: 'unknown_protocol', protocol: 'none' };
+    if (token !== null)
+      // Any UDP game protocol can be token-routed: the token is the key, untracked.
+      return {
+        kind: 'answer',
+        answer: { protocol: 'none', key: token.key, token: token.bytes },
+        outcome: 'unknown',
+        protocol: 'none',
+        key: token.key,
+      };
     if (listener.mode === 'key' || listener.upstream === null)
       return { kind: 'drop', reason: 'no_key', protocol: 'none' };
     return {

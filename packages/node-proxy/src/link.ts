@@ -14,7 +14,7 @@ export type MatchmakerConfig = NonNullable<ProxyConfig['matchmaker']>;
  */
 export const LINK_NACK_REASONS = {
   unknown_pod: 'a route names a pod this proxy does not have',
-  routing_token: 'routing-token (suffix) routes need token mode, which the data plane lacks',
+  routing_token: 'a routing-token (suffix) route, and this proxy has no token-mode listener',
   draining: 'the proxy is draining: no new sessions',
 } as const;
 
@@ -54,6 +54,8 @@ export interface LinkHooks {
   readonly onRoutes: () => void;
   readonly draining: () => boolean;
   readonly podIds: () => ReadonlySet<string>;
+  /** A token-mode listener exists: `routing`-kind routes can be served. */
+  readonly tokenMode: () => boolean;
 }
 
 /**
@@ -119,7 +121,7 @@ export class MatchmakerLink {
     if (hooks.draining()) return 'draining';
     const pods = hooks.podIds();
     for (const route of routes) {
-      if (route.kind === 'routing') return 'routing_token';
+      if (route.kind === 'routing' && !hooks.tokenMode()) return 'routing_token';
       if (!pods.has(route.pod)) return 'unknown_pod';
     }
     return null;

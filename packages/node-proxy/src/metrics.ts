@@ -136,7 +136,7 @@ export class ProxyMetrics {
     });
     new Gauge({
       name: `${PREFIX}routes`,
-      help: 'Routing keys installed on key-mode listeners.',
+      help: 'Routing keys installed on key- and token-mode listeners.',
       registers,
       collect() {
         this.set(p.routeCount);

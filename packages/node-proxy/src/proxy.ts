@@ -1,4 +1,4 @@
-import type { Datagram, FlowClassifier } from '@gamemesh/core';
+import { type Datagram, type FlowClassifier, ROUTING_TOKEN_BYTES } from '@gamemesh/core';
 import {
   createDataPlane,
   type DataPlane,
@@ -10,19 +10,28 @@ import {
 } from '@gamemesh/native';
 import type { Logger } from 'pino';
 import { builtinConfig, type ProxyConfig } from './config.js';
-import { type Decision, FlowDecider, type ListenerPolicy } from './decide.js';
+import {
+  type AcceptedToken,
+  type Decision,
+  FlowDecider,
+  type ListenerPolicy,
+  withoutToken,
+} from './decide.js';
 import { formatHostPort, type HostPort, parseHostPort } from './endpoint.js';
 import { ProxyError } from './errors.js';
 import { MatchmakerLink, podReports } from './link.js';
 import { type KnownPod, type PodRegistration, PodRegistry, type RegisterResult } from './pods.js';
 import { reloadProblems } from './reload.js';
-import { RouteSync } from './routes.js';
+import { type RoutedListeners, RouteSync } from './routes.js';
 import { SessionBook } from './sessions.js';
 
 interface PendingFlow {
   readonly classifier: FlowClassifier;
   readonly policy: ListenerPolicy;
   readonly startedAt: number;
+  /** Token mode: the verified token, and the flow's datagrams without it (what the classifier sees). */
+  readonly token: AcceptedToken | null;
+  readonly stripped: Datagram[];
 }
 
 interface BoundListener {
@@ -44,6 +53,14 @@ function policyOf(config: ProxyConfig['listeners'][number]): ListenerPolicy {
     upstream: config.upstream === undefined ? null : hostPort(config.upstream),
     public: config.public,
     allowLoopbackSources: config.allowLoopbackSources,
+  };
+}
+
+function deciderOptions(config: ProxyConfig): ConstructorParameters<typeof FlowDecider>[0] {
+  return {
+    protocols: builtinConfig(config),
+    unknownFlows: config.unknownFlows,
+    routingTokenSecret: config.routingTokenSecret ?? null,
   };
 }
 
@@ -103,10 +120,7 @@ export class NodeProxy {
     } catch (error) {
       throw new ProxyError('GM_PROXY_DATA_PLANE', String((error as Error).message));
     }
-    this.decider = new FlowDecider({
-      protocols: builtinConfig(config),
-      unknownFlows: config.unknownFlows,
-    });
+    this.decider = new FlowDecider(deciderOptions(config));
     this.sessions = new SessionBook((id) => this.listenerName(id), config.sessions.keepClosed);
     this.routes = new RouteSync(this.dp);
     try {
@@ -143,6 +157,7 @@ export class NodeProxy {
                     .filter((p) => !p.drained)
                     .map((p) => p.id),
                 ),
+              tokenMode: () => this.routedListeners().token.length > 0,
             },
             logger,
           );
@@ -241,11 +256,13 @@ export class NodeProxy {
     const policy = policyOf(config);
     const at = hostPort(config.address);
     try {
+      // Token mode is key mode in the data plane, with the token stripped from each datagram.
       const listener = this.dp.addListener({
         address: at.address,
         port: at.port,
-        mode: config.mode,
+        mode: config.mode === 'port' ? 'port' : 'key',
         ...(policy.upstream === null ? {} : { upstream: policy.upstream }),
+        ...(config.mode === 'token' ? { tokenSuffix: ROUTING_TOKEN_BYTES } : {}),
       });
       this.listeners.set(config.name, { id: listener.id, port: listener.port, policy });
     } catch (error) {
@@ -267,12 +284,15 @@ export class NodeProxy {
     return null;
   }
 
-  private keyListeners(): number[] {
-    return [...this.listeners.values()].filter((l) => l.policy.mode === 'key').map((l) => l.id);
+  private routedListeners(): RoutedListeners {
+    const all = [...this.listeners.values()];
+    const ids = (mode: ListenerPolicy['mode']) =>
+      all.filter((l) => l.policy.mode === mode).map((l) => l.id);
+    return { key: ids('key'), token: ids('token') };
   }
 
   private syncRoutes(): void {
-    this.routes.sync(this.keyListeners(), this.config_, this.pods(), this.link?.routes() ?? []);
+    this.routes.sync(this.routedListeners(), this.config_, this.pods(), this.link?.routes() ?? []);
   }
 
   private onNewFlow(flow: NewFlow): void {
@@ -283,23 +303,40 @@ export class NodeProxy {
       this.apply(flow, admitted);
       return;
     }
+    let token: AcceptedToken | null = null;
+    if (policy.mode === 'token') {
+      const accepted = this.decider.acceptToken(flow.datagrams[0]!);
+      if ('kind' in accepted) {
+        this.apply(flow, accepted);
+        return;
+      }
+      token = accepted;
+    }
     const pending: PendingFlow = {
       classifier: this.decider.startFlow(),
       policy,
       startedAt: Date.now(),
+      token,
+      stripped: [],
     };
     this.pending.set(flow.id, pending);
     for (let i = 0; i < flow.datagrams.length && this.pending.has(flow.id); i++)
-      this.step(flow, pending, flow.datagrams[i]!, flow.datagrams.slice(0, i + 1));
+      this.step(flow, pending, flow.datagrams[i]!);
   }
 
   private onFlowDatagram(flow: NewFlow, datagram: Datagram): void {
     const pending = this.pending.get(flow.id);
-    if (pending !== undefined) this.step(flow, pending, datagram, flow.datagrams);
+    if (pending !== undefined) this.step(flow, pending, datagram);
   }
 
-  private step(flow: NewFlow, pending: PendingFlow, d: Datagram, all: readonly Datagram[]): void {
-    const decision = this.decider.offer(pending.policy, pending.classifier, d, all);
+  private step(flow: NewFlow, pending: PendingFlow, datagram: Datagram): void {
+    // Token mode: the game's own bytes are classified. A datagram with another token is not the
+    // flow's (the data plane drops it when the answer comes: drop_token_mismatch).
+    const d = pending.token === null ? datagram : withoutToken(pending.token, datagram);
+    if (d === null) return;
+    pending.stripped.push(d);
+    const all = pending.stripped;
+    const decision = this.decider.offer(pending.policy, pending.classifier, d, all, pending.token);
     if (decision.kind === 'pending') return;
     this.pending.delete(flow.id);
     this.apply(flow, decision);
@@ -422,10 +459,7 @@ export class NodeProxy {
       bound.policy = policy;
     }
     const draining = this.decider.draining;
-    this.decider = new FlowDecider({
-      protocols: builtinConfig(next),
-      unknownFlows: next.unknownFlows,
-    });
+    this.decider = new FlowDecider(deciderOptions(next));
     this.decider.draining = draining;
     this.sessions.setKeepClosed(next.sessions.keepClosed);
     this.logger.level = next.logLevel;

@@ -129,7 +129,7 @@ test('the sample config in examples/ is valid', async () => {
   const { code, out } = await run(['--config', file, '--check']);
   assert.is(code, 0);
   const effective = JSON.parse(out);
-  assert.is(effective.listeners.length, 2);
+  assert.is(effective.listeners.length, 3);
   assert.is(effective.matchmaker.reconnectMs, 1000, 'link defaults filled in');
 });
 

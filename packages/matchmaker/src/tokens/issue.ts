@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { signRoutingToken } from '@gamemesh/core';
 import { generateConnectToken } from '@gamemesh/protocols/netcode';
 import type { MatchmakerConfig, PoolConfig } from '../config.js';
 import type { TokenKind } from '../domain/types.js';
-import { signRoutingToken } from './routing-token.js';
 
 export interface IssuedToken {
   /** What the player gets (base64url for binary tokens, decimal for protocol keys). */
