@@ -23,31 +23,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BATCH 64
-#define MAX_DATAGRAM 2048
+#include "bench-udp.h"
 
 typedef struct flow {
   struct sockaddr_in client;
   int upstream_fd; /* -1 = empty slot */
 } flow;
-
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
-
-static int parse_addr(const char *text, struct sockaddr_in *out) {
-  char host[64];
-  const char *colon = strrchr(text, ':');
-  if (colon == NULL || (size_t)(colon - text) >= sizeof host) return -1;
-  memcpy(host, text, (size_t)(colon - text));
-  host[colon - text] = '\0';
-  memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)atoi(colon + 1));
-  return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
-}
 
 static uint32_t hash_addr(const struct sockaddr_in *a) {
   uint64_t k = ((uint64_t)a->sin_addr.s_addr << 16) | a->sin_port;
@@ -85,11 +66,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: bare-relay --listen IP:PORT --upstream IP:PORT [--flows N]\n");
     return 2;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  stop_on_signals();
   setvbuf(stdout, NULL, _IOLBF, 0);
 
   flow *flows = calloc(capacity, sizeof *flows);
@@ -121,15 +98,7 @@ int main(int argc, char **argv) {
       flow *source = events[e].data.ptr;
       int fd = source == NULL ? listener : source->upstream_fd;
       for (;;) {
-        memset(msgs, 0, sizeof msgs);
-        for (int i = 0; i < BATCH; i++) {
-          iovs[i].iov_base = bufs[i];
-          iovs[i].iov_len = MAX_DATAGRAM;
-          msgs[i].msg_hdr.msg_iov = &iovs[i];
-          msgs[i].msg_hdr.msg_iovlen = 1;
-          msgs[i].msg_hdr.msg_name = &peers[i];
-          msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
-        }
+        batch_init(msgs, iovs, bufs, MAX_DATAGRAM, peers);
         int n = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) break;
         for (int i = 0; i < n; i++) iovs[i].iov_len = msgs[i].msg_len;

@@ -36,15 +36,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 64
-#define MAX_PAYLOAD 2048
-#define RTP_HEADER 12
+#include "bench-udp.h"
 
-static volatile sig_atomic_t stop_requested = 0;
-static void on_signal(int sig) {
-  (void)sig;
-  stop_requested = 1;
-}
+#define RTP_HEADER 12
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -55,18 +49,6 @@ static uint64_t now_ns(void) {
 static void die(const char *what) {
   fprintf(stderr, "udp-load: %s: %s\n", what, strerror(errno));
   exit(2);
-}
-
-static int parse_addr(const char *text, struct sockaddr_in *out) {
-  char host[64];
-  const char *colon = strrchr(text, ':');
-  if (colon == NULL || (size_t)(colon - text) >= sizeof host) return -1;
-  memcpy(host, text, (size_t)(colon - text));
-  host[colon - text] = '\0';
-  memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)atoi(colon + 1));
-  return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
 }
 
 typedef struct options {
@@ -147,8 +129,8 @@ static options parse_options(int argc, char **argv) {
       if (o.net_a < 1 || o.net_a > 255) usage();
     } else usage();
   }
-  if (o.payload < (o.rtp ? RTP_HEADER + 8 : 1) || o.payload > MAX_PAYLOAD) {
-    fprintf(stderr, "udp-load: --payload must be within %d..%d\n", o.rtp ? RTP_HEADER + 8 : 1, MAX_PAYLOAD);
+  if (o.payload < (o.rtp ? RTP_HEADER + 8 : 1) || o.payload > MAX_DATAGRAM) {
+    fprintf(stderr, "udp-load: --payload must be within %d..%d\n", o.rtp ? RTP_HEADER + 8 : 1, MAX_DATAGRAM);
     exit(2);
   }
   if (o.sources < 1) o.sources = 1;
@@ -240,7 +222,7 @@ static void pace(uint64_t start, uint64_t sent, long rate) {
 static int run_send(const options *o) {
   int *fds = calloc((size_t)o->sources, sizeof *fds);
   uint64_t *next = calloc((size_t)o->sources, sizeof *next);
-  static uint8_t bufs[BATCH][MAX_PAYLOAD];
+  static uint8_t bufs[BATCH][MAX_DATAGRAM];
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
   if (fds == NULL || next == NULL) die("calloc");
@@ -254,13 +236,7 @@ static int run_send(const options *o) {
     if (connect(fds[s], (struct sockaddr *)&o->target, sizeof o->target) != 0) die("connect");
   }
   memset(bufs, 0xA5, sizeof bufs);
-  memset(msgs, 0, sizeof msgs);
-  for (int i = 0; i < BATCH; i++) {
-    iovs[i].iov_base = bufs[i];
-    iovs[i].iov_len = (size_t)o->payload;
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
+  batch_init(msgs, iovs, bufs, (size_t)o->payload, NULL);
   /* Paced runs send small batches so the rate stays smooth. */
   int batch = o->rate > 0 ? 4 : BATCH;
   uint64_t start = now_ns();
@@ -315,16 +291,10 @@ static int run_sink(const options *o) {
   if (!o->has_bind) usage();
   int fd = udp_socket(8 << 20);
   if (bind(fd, (struct sockaddr *)&o->bind_addr, sizeof o->bind_addr) != 0) die("bind");
-  static uint8_t bufs[BATCH][MAX_PAYLOAD];
+  static uint8_t bufs[BATCH][MAX_DATAGRAM];
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
-  memset(msgs, 0, sizeof msgs);
-  for (int i = 0; i < BATCH; i++) {
-    iovs[i].iov_base = bufs[i];
-    iovs[i].iov_len = MAX_PAYLOAD;
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
+  batch_init(msgs, iovs, bufs, MAX_DATAGRAM, NULL);
   /* Distinct RTP packet indexes of one SSRC (the flood test's established session). */
   distinct_counter distinct = {calloc(1u << 21, 1), (uint64_t)1 << 24, 0, 0};
   if (distinct.bits == NULL) die("calloc");
@@ -406,7 +376,7 @@ static int run_echo(const options *o) {
   if (!o->has_bind) usage();
   int fd = udp_socket(4 << 20);
   if (bind(fd, (struct sockaddr *)&o->bind_addr, sizeof o->bind_addr) != 0) die("bind");
-  static uint8_t bufs[BATCH][MAX_PAYLOAD];
+  static uint8_t bufs[BATCH][MAX_DATAGRAM];
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
   struct sockaddr_in peers[BATCH];
@@ -414,15 +384,7 @@ static int run_echo(const options *o) {
   fflush(stdout);
   uint64_t echoed = 0;
   while (!stop_requested) {
-    memset(msgs, 0, sizeof msgs);
-    for (int i = 0; i < BATCH; i++) {
-      iovs[i].iov_base = bufs[i];
-      iovs[i].iov_len = MAX_PAYLOAD;
-      msgs[i].msg_hdr.msg_iov = &iovs[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &peers[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof peers[i];
-    }
+    batch_init(msgs, iovs, bufs, MAX_DATAGRAM, peers);
     /* Blocking receive: a ping-pong peer sleeps between packets like a real server. */
     int n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
     if (n <= 0) continue;
@@ -455,7 +417,7 @@ static int run_ping(const options *o) {
   if (connect(fd, (struct sockaddr *)&o->target, sizeof o->target) != 0) die("connect");
   struct timeval timeout = {0, 200000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  uint8_t out[MAX_PAYLOAD], in[MAX_PAYLOAD];
+  uint8_t out[MAX_DATAGRAM], in[MAX_DATAGRAM];
   memset(out, 0x5A, sizeof out);
   long measured = 0, lost = 0;
   uint64_t n = 0;
@@ -510,24 +472,22 @@ static int run_flood(const options *o) {
   if (per_source > BATCH) per_source = BATCH;
   int *fds = calloc((size_t)per_gen, sizeof *fds);
   if (fds == NULL) die("calloc");
-  static uint8_t bufs[BATCH][MAX_PAYLOAD];
+  static uint8_t bufs[BATCH][MAX_DATAGRAM];
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
-  memset(msgs, 0, sizeof msgs);
   uint32_t noise = 0x9E3779B9u;
   for (int i = 0; i < BATCH; i++) {
-    for (int j = 0; j < MAX_PAYLOAD; j++) {
+    for (int j = 0; j < MAX_DATAGRAM; j++) {
       noise ^= noise << 13;
       noise ^= noise >> 17;
       noise ^= noise << 5;
       bufs[i][j] = (uint8_t)noise;
     }
-    iovs[i].iov_base = bufs[i];
-    /* Garbage of varied lengths, from 1 byte up to the payload size. */
-    iovs[i].iov_len = o->rtp ? (size_t)o->payload : 1 + (size_t)(bufs[i][0] % (unsigned)o->payload);
-    msgs[i].msg_hdr.msg_iov = &iovs[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
   }
+  batch_init(msgs, iovs, bufs, (size_t)o->payload, NULL);
+  /* Garbage of varied lengths, from 1 byte up to the payload size. */
+  if (!o->rtp)
+    for (int i = 0; i < BATCH; i++) iovs[i].iov_len = 1 + (size_t)(bufs[i][0] % (unsigned)o->payload);
   uint64_t sent = 0, failed = 0, sources = 0;
   uint64_t address_index = 0;
   uint64_t start = now_ns();
@@ -579,11 +539,7 @@ static int run_flood(const options *o) {
 
 int main(int argc, char **argv) {
   options o = parse_options(argc, argv);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  stop_on_signals();
   signal(SIGPIPE, SIG_IGN);
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (strcmp(o.mode, "send") == 0) return run_send(&o);

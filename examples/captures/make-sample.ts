@@ -108,7 +108,7 @@ async function netcodeSession(privateKey: Uint8Array): Promise<string> {
     }
     await sleep(500);
     const gone = once(server, 'disconnect');
-    client.disconnect();
+    await client.disconnect();
     await Promise.race([gone, sleep(3000)]);
     await sleep(300);
     return `netcode: client id ${NETCODE_CLIENT_ID}, server ${bound}`;

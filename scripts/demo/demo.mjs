@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { playNetcode, playRaknet } from './players.mjs';
+import { choosePorts } from './ports.mjs';
 import { registerPod, startNetcodeServer, startRaknetServer } from './servers.mjs';
 import {
-  choosePorts,
   DEMO_POOL,
   generateSecrets,
   matchmakerConfig,

@@ -77,9 +77,7 @@ export async function playNetcode(mm, pool, playerId, log) {
     for (let i = 1; i <= MESSAGES_PER_PLAYER; i++)
       client.send(Buffer.from(`${playerId} move ${i}`));
     await waitUntil(`${playerId} echoes`, () => echoes.length >= MESSAGES_PER_PLAYER);
-    client.disconnect();
-    // The disconnect packets are sent asynchronously; closing the socket at once could drop them.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await client.disconnect();
   } finally {
     await client.close();
   }

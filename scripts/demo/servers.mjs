@@ -2,29 +2,18 @@
 // RakNet C++ library) and a netcode 1.02 server on gamemesh's implementation.
 // Both echo what players send, and register with the node proxy's pod API
 // like a game server pod on a node would (docs/proxy.md, "the local pod API").
-import { createSocket } from 'node:dgram';
 import { createRequire } from 'node:module';
 import { NetcodeServer } from '@gamemesh/protocols/netcode';
+import { freeUdpPort } from './ports.mjs';
 
 const require = createRequire(import.meta.url);
 const HOST = '127.0.0.1';
 // RakNet reserves message ids below 0x86 (ID_USER_PACKET_ENUM) for itself.
 export const RAKNET_USER_MESSAGE = 0x86;
 
-function freeRaknetPort() {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, HOST, () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startRaknetServer(capacity) {
   const rak = require('raknet-native');
-  const port = await freeRaknetPort();
+  const port = await freeUdpPort();
   const server = new rak.Server(HOST, port, {
     maxConnections: capacity,
     protocolVersion: 10,

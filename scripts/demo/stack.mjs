@@ -3,54 +3,10 @@
 // `gamemesh-proxy`), on configs written to a temporary directory.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { createWriteStream, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const HOST = '127.0.0.1';
-
-/** Ports a newcomer can remember; `GAMEMESH_DEMO_PORTS=auto` picks free ones (tests, busy machines). */
-const FIXED_PORTS = {
-  matchmaker: 8080,
-  admin: 9090,
-  pods: 9091,
-  netcode: 7777,
-  raknet: 19132,
-};
-
-function freeTcpPort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    socket.once('error', reject);
-    socket.bind(0, HOST, () => {
-      const { port } = socket.address();
-      socket.close(() => resolve(port));
-    });
-  });
-}
-
-export async function choosePorts(mode) {
-  if (mode !== 'auto') return { ...FIXED_PORTS };
-  return {
-    matchmaker: await freeTcpPort(),
-    admin: await freeTcpPort(),
-    pods: await freeTcpPort(),
-    netcode: await freeUdpPort(),
-    raknet: await freeUdpPort(),
-  };
-}
 
 /** Secrets of one demo run: generated, never reused across runs. */
 export function generateSecrets() {

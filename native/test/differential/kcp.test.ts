@@ -5,15 +5,7 @@ import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { classifiedKcpVariant, type KcpProtocol, nativeKcpConfig } from './kcp-native.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import {
-  captureFlows,
-  differences,
-  fixturePath,
-  NATIVE_PROTO,
-  type NativeRun,
-  runNative,
-  runTs,
-} from './support.js';
+import { compareTrackers, fixtureFlows, type NativeRun, nativeStat } from './support.js';
 
 /**
  * KCP: the native tracker (native/src/trackers/kcp.c) against the TS
@@ -30,10 +22,9 @@ function compare(
   datagrams: readonly Datagram[],
   variant: string,
   protocol: KcpProtocol = defaults,
-): { native: NativeRun; diff: string[] } {
-  const ts = runTs(protocol.createTracker({ variant }), datagrams);
-  const native = runNative(NATIVE_PROTO.kcp, nativeKcpConfig(variant, protocol), datagrams);
-  return { native, diff: differences(ts, native) };
+) {
+  const tracker = protocol.createTracker({ variant });
+  return compareTrackers(tracker, 'kcp', nativeKcpConfig(variant, protocol), datagrams);
 }
 
 /** Agreement, plus proof that the native tracker parsed the traffic rather than returning defaults. */
@@ -44,7 +35,7 @@ function assertAgree(datagrams: readonly Datagram[], label: string): NativeRun {
   assert.is(native.events[0]?.type, 'opened', `${label}: native opened the session`);
   assert.is(native.stats.datagrams, datagrams.length, `${label}: native counted every datagram`);
   assert.is(native.stats.invalid, 0, `${label}: every real datagram walks natively`);
-  assert.ok(stat(native, 'segments') > 0, `${label}: native walked segments`);
+  assert.ok(nativeStat(native, 'segments') > 0, `${label}: native walked segments`);
   return native;
 }
 
@@ -52,25 +43,18 @@ let vectors: KcpVectors | null = null;
 const loadVectors = async (): Promise<KcpVectors> =>
   (vectors ??= await importProtocolsTestModule<KcpVectors>('kcp/vectors'));
 
-/** A numeric native stat (null reads as 0: a counter never touched). */
-function stat(run: NativeRun, name: string): number {
-  const value = run.stats[name] ?? 0;
-  if (typeof value !== 'number') throw new Error(`native stat ${name} is not a number`);
-  return value;
-}
-
 /** Every real sequence seen by the tests, kept as seeds for the mutated sequences. */
 const realFlows: Datagram[][] = [];
 
 test('capture: every flow of kcp-session.pcap (both legs of two conversations) agrees', async () => {
-  const flows = await captureFlows(fixturePath('kcp', 'kcp-session.pcap'));
+  const flows = await fixtureFlows('kcp', 'kcp-session.pcap');
   assert.is(flows.length, 4, 'two conversations, each seen client-relay and relay-server');
   let retransmissions = 0;
   let rttSamples = 0;
   for (const [i, flow] of flows.entries()) {
     const native = assertAgree(flow, `capture flow ${i}`);
-    retransmissions += stat(native, 'retransmissions');
-    rttSamples += stat(native, 'rttSamples');
+    retransmissions += nativeStat(native, 'retransmissions');
+    rttSamples += nativeStat(native, 'rttSamples');
     realFlows.push(flow);
   }
   assert.ok(retransmissions > 0, 'the lossy conversation retransmits');
@@ -83,7 +67,7 @@ test('live: raw node-kcp with loss and a clean conversation agree', async () => 
   assert.equal(result.echoed, [12, 12]);
   const lossy = assertAgree([...result.flows[0]!], 'raw lossy');
   assertAgree([...result.flows[1]!], 'raw clean');
-  assert.ok(stat(lossy, 'retransmissionsForward') > 0, 'resent PUSHes counted natively');
+  assert.ok(nativeStat(lossy, 'retransmissionsForward') > 0, 'resent PUSHes counted natively');
   realFlows.push(...result.flows.map((flow) => [...flow]));
 });
 
@@ -92,7 +76,7 @@ test('live: kcp-go FEC and crypt=none (with and without FEC) agree', async () =>
   const fec = await fecExchange();
   const native = assertAgree([...fec.flows[0]!], 'fec');
   assert.ok(
-    stat(native, 'fecParity') > 0 && stat(native, 'fecData') > 0,
+    nativeStat(native, 'fecParity') > 0 && nativeStat(native, 'fecData') > 0,
     'FEC shards counted natively',
   );
   realFlows.push([...fec.flows[0]!]);
@@ -138,8 +122,8 @@ test('a corrupted sequence changes both results, identically', () => {
   });
   const after = compare(corrupted, variant);
   assert.equal(after.diff, [], after.diff.join('; '));
-  assert.is(after.native.stats.invalid, stat(before, 'invalid') + 1);
-  assert.ok(stat(after.native, 'foreign') + stat(after.native, 'invalid') >= 2);
+  assert.is(after.native.stats.invalid, nativeStat(before, 'invalid') + 1);
+  assert.ok(nativeStat(after.native, 'foreign') + nativeStat(after.native, 'invalid') >= 2);
   assert.not.equal(after.native.stats, before.stats);
 });
 

@@ -6,15 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import {
-  captureFlows,
-  differences,
-  fixturePath,
-  NATIVE_PROTO,
-  type NativeRun,
-  runNative,
-  runTs,
-} from './support.js';
+import { compareTrackers, fixtureFlows, type NativeRun } from './support.js';
 
 /**
  * netcode: the native keyless tracker (native/src/trackers/netcode.c) against
@@ -27,10 +19,8 @@ type NetcodeHelpers = typeof import('../../../packages/protocols/test/netcode/he
 type RelaySupport = typeof import('../../../packages/protocols/test/support/relay.js');
 const keyless = netcode.create({});
 
-function compare(datagrams: readonly Datagram[]): { native: NativeRun; diff: string[] } {
-  const ts = runTs(keyless.createTracker({ variant: '1.02' }), datagrams);
-  const native = runNative(NATIVE_PROTO.netcode, {}, datagrams);
-  return { native, diff: differences(ts, native) };
+function compare(datagrams: readonly Datagram[]) {
+  return compareTrackers(keyless.createTracker({ variant: '1.02' }), 'netcode', {}, datagrams);
 }
 
 /** Every datagram lands in exactly one native counter: a packet type or malformed. */
@@ -114,7 +104,7 @@ test.before(async () => {
 });
 
 test('committed capture: identical events and stats', async () => {
-  const flows = await captureFlows(fixturePath('netcode', 'netcode-session.pcap'));
+  const flows = await fixtureFlows('netcode', 'netcode-session.pcap');
   assert.ok(flows.length >= 1);
   for (const [i, flow] of flows.entries()) {
     const native = assertAgree(flow, `capture flow ${i}`);
@@ -164,7 +154,7 @@ test('a corrupted sequence changes both trackers the same way', () => {
 });
 
 test('100k mutated sequences: the trackers agree on every one', async () => {
-  const flows = await captureFlows(fixturePath('netcode', 'netcode-session.pcap'));
+  const flows = await fixtureFlows('netcode', 'netcode-session.pcap');
   const real = [...flows, live!.connected, live!.denied];
   let checked = 0;
   for (const sequence of fuzzedSequences(real, 100_000, 0x6e63)) {

@@ -4,15 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import {
-  captureFlows,
-  differences,
-  fixturePath,
-  NATIVE_PROTO,
-  type NativeRun,
-  runNative,
-  runTs,
-} from './support.js';
+import { compareTrackers, fixtureFlows, type NativeRun, nativeStat } from './support.js';
 
 /**
  * RakNet: the native tracker (native/src/trackers/raknet.c) against the TS
@@ -25,10 +17,8 @@ type RakNetSessions = typeof import('../../../packages/protocols/test/raknet/rak
 
 const protocol = raknet.create();
 
-function compare(datagrams: readonly Datagram[]): { native: NativeRun; diff: string[] } {
-  const ts = runTs(protocol.createTracker({ variant: 'offline' }), datagrams);
-  const native = runNative(NATIVE_PROTO.raknet, {}, datagrams);
-  return { native, diff: differences(ts, native) };
+function compare(datagrams: readonly Datagram[]) {
+  return compareTrackers(protocol.createTracker({ variant: 'offline' }), 'raknet', {}, datagrams);
 }
 
 /** Every datagram lands in exactly one native counter. */
@@ -41,7 +31,7 @@ function countedDatagrams(native: NativeRun): number {
     'offlineMessages',
     'malformedDatagrams',
   ]
-    .map((name) => stat(native, name))
+    .map((name) => nativeStat(native, name))
     .reduce((a, b) => a + b, 0);
 }
 
@@ -56,7 +46,7 @@ function assertSession(
   assert.is(countedDatagrams(native), datagrams.length, `${label}: native counted every datagram`);
   assert.is(native.stats.malformedDatagrams, 0, `${label}: every real datagram parses natively`);
   assert.is(native.stats.handshakeSeen, 1);
-  assert.ok(stat(native, 'ackCount') > 0 && stat(native, 'forwardDatagrams') > 0);
+  assert.ok(nativeStat(native, 'ackCount') > 0 && nativeStat(native, 'forwardDatagrams') > 0);
   assert.equal(
     native.events.map((e) => [e.type, e.reason]),
     [
@@ -73,18 +63,11 @@ function assertSession(
   return native;
 }
 
-/** A numeric native stat (null reads as 0: a counter never touched). */
-function stat(run: NativeRun, name: string): number {
-  const value = run.stats[name] ?? 0;
-  if (typeof value !== 'number') throw new Error(`native stat ${name} is not a number`);
-  return value;
-}
-
 /** Every real sequence seen by the tests, kept as seeds for the mutated sequences. */
 const realFlows: Datagram[][] = [];
 
 test('capture: raknet-session.pcap agrees (the session and the server socket wake-ups)', async () => {
-  const flows = await captureFlows(fixturePath('raknet', 'raknet-session.pcap'));
+  const flows = await fixtureFlows('raknet', 'raknet-session.pcap');
   const sessions = flows.filter((flow) => flow.length > 10);
   assert.is(sessions.length, 1, 'one client-server session in the capture');
   const native = assertSession(sessions[0]!, null, 'capture');
@@ -124,7 +107,7 @@ test('a corrupted sequence changes both results, identically', () => {
   const after = compare(corrupted);
   assert.equal(after.diff, [], after.diff.join('; '));
   assert.not.equal(after.native.stats, before.stats);
-  assert.ok(stat(after.native, 'malformedDatagrams') >= 1);
+  assert.ok(nativeStat(after.native, 'malformedDatagrams') >= 1);
 });
 
 test('100k mutated sequences of the real ones agree', () => {

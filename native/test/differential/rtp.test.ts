@@ -4,15 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fuzzedSequences } from './fuzz-sequences.js';
 import { importProtocolsTestModule } from './protocols-test-modules.js';
-import {
-  captureFlows,
-  differences,
-  fixturePath,
-  NATIVE_PROTO,
-  type NativeRun,
-  runNative,
-  runTs,
-} from './support.js';
+import { compareTrackers, fixtureFlows, type NativeRun } from './support.js';
 
 /**
  * RTP and RTCP: the native tracker (native/src/trackers/rtp.c, rtcp.c)
@@ -37,21 +29,11 @@ function isRtcp(b: Uint8Array): boolean {
   return b.length >= 2 && b[0]! >> 6 === 2 && b[1]! >= 200 && b[1]! <= 207;
 }
 
-function compare(
-  mode: Mode,
-  datagrams: readonly Datagram[],
-  clock: Clock | null,
-): { native: NativeRun; diff: string[] } {
+function compare(mode: Mode, datagrams: readonly Datagram[], clock: Clock | null) {
   const clockRates = clock === null ? {} : { [String(clock.payloadType)]: clock.hz };
   const protocol = (mode === 'rtp' ? rtp : rtcp).create({ clockRates });
-  const ts = runTs(protocol.createTracker({ variant: 'default' }), datagrams);
   const config = clock === null ? {} : { variant: clock.payloadType + 1, clockRateHz: clock.hz };
-  const native = runNative(
-    mode === 'rtp' ? NATIVE_PROTO.rtp : NATIVE_PROTO.rtcp,
-    config,
-    datagrams,
-  );
-  return { native, diff: differences(ts, native) };
+  return compareTrackers(protocol.createTracker({ variant: 'default' }), mode, config, datagrams);
 }
 
 function assertAgree(
@@ -111,7 +93,7 @@ test.before(async () => {
     recordFfmpegRtp({ media: 'opus', seconds: 2.5, delayRtpMs: (_data, index) => (index % 5) * 3 }),
   ]);
   live = { lossy, jittery };
-  captured = await captureFlows(fixturePath('rtp', 'rtp-h264-opus.pcap'));
+  captured = await fixtureFlows('rtp', 'rtp-h264-opus.pcap');
 });
 
 test('committed capture: every flow agrees as rtp and as rtcp', () => {

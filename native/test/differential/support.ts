@@ -163,6 +163,34 @@ export function runTs(tracker: SessionTracker, datagrams: readonly Datagram[]): 
   return { events, stats };
 }
 
+export interface Comparison {
+  readonly native: NativeRun;
+  /** What differs between the two runs: empty when they agree. */
+  readonly diff: string[];
+}
+
+/**
+ * One datagram sequence through `tracker` (TS) and through the native
+ * tracker of `protocol` with `config`.
+ */
+export function compareTrackers(
+  tracker: SessionTracker,
+  protocol: keyof typeof NATIVE_PROTO,
+  config: NativeConfig,
+  datagrams: readonly Datagram[],
+): Comparison {
+  const ts = runTs(tracker, datagrams);
+  const native = runNative(NATIVE_PROTO[protocol], config, datagrams);
+  return { native, diff: differences(ts, native) };
+}
+
+/** A numeric native stat (null reads as 0: a counter never touched). */
+export function nativeStat(run: NativeRun, name: string): number {
+  const value = run.stats[name] ?? 0;
+  if (typeof value !== 'number') throw new Error(`native stat ${name} is not a number`);
+  return value;
+}
+
 function sameNumber(a: number, b: number): boolean {
   if (Number.isInteger(a) && Number.isInteger(b)) return a === b;
   return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
@@ -221,4 +249,9 @@ export async function captureFlows(path: string): Promise<Datagram[][]> {
     });
   }
   return [...flows.values()].map((flow) => flow.datagrams);
+}
+
+/** The UDP flows of a committed capture: packages/protocols/test/fixtures/<protocol>/<file>. */
+export function fixtureFlows(protocol: string, file: string): Promise<Datagram[][]> {
+  return captureFlows(fixturePath(protocol, file));
 }

@@ -1,19 +1,15 @@
 import type { Socket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { type LinkedProxy, SOLO_KCP_MATCHMAKER, startLinkedProxy } from './support/linked-proxy.js';
 import {
-  freeUdpPort,
   type LiveMatchmaker,
   MemoryStore,
-  MM_LINK_SECRET,
   type PlayerAssignment,
   requestMatch,
   startMatchmaker,
 } from './support/matchmaker.js';
-import { bindUdp, closeUdp, type StartedProxy, startProxy, waitFor } from './support/proxy.js';
+import { bindUdp, closeUdp, waitFor } from './support/proxy.js';
 import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
@@ -27,62 +23,31 @@ import { importSiblingTest } from './support/sibling-tests.js';
 type KcpPairModule = typeof import('../../../native/test/dataplane/kcp-pair.js');
 type KcpPair = ReturnType<KcpPairModule['startKcpPair']>;
 
-const MM_CONFIG = {
-  link: { heartbeatTimeoutMs: 2000, ackTimeoutMs: 2000 },
-  clusters: [{ name: 'eu-1', region: 'eu' }],
-  pools: [
-    {
-      name: 'solo',
-      teams: { count: 1, size: 1 },
-      protocol: 'kcp',
-      token: 'protocol-key',
-      matchIntervalMs: 20,
-      assignmentTtlSeconds: 60,
-    },
-  ],
-};
-
 test('matchmaker link: assignments become routes before players see them; routing survives the matchmaker going away; resync on its return', async () => {
   const { startKcpPair } = await importSiblingTest<KcpPairModule>('native', 'dataplane/kcp-pair');
-  const dir = mkdtempSync(join(tmpdir(), 'gm-proxy-mm-'));
   const store = new MemoryStore();
   const podIds = ['pod-a', 'pod-b', 'pod-c'];
   const pods = new Map<string, Socket>();
   const clients: Socket[] = [];
   const pairs: KcpPair[] = [];
   let mm: LiveMatchmaker | null = null;
-  let proxy: StartedProxy | null = null;
+  let proxy: LinkedProxy | null = null;
   try {
     for (const id of podIds) pods.set(id, await bindUdp());
-    mm = await startMatchmaker(MM_CONFIG, store);
+    mm = await startMatchmaker(SOLO_KCP_MATCHMAKER, store);
     const mmPort = mm.port;
-    const gamePort = await freeUdpPort();
-    const file = join(dir, 'proxy.yaml');
-    writeFileSync(
-      file,
-      [
-        'listeners:',
-        `  - { name: game, address: "127.0.0.1:${gamePort}", mode: key, allowLoopbackSources: true }`,
+    proxy = await startLinkedProxy(mm, {
+      config: [
         'pods:',
         // Capacity 1 each: the matchmaker's packing puts each player on its own pod.
         ...podIds.map(
           (id) =>
             `  - { id: ${id}, address: "127.0.0.1:${pods.get(id)!.address().port}", protocol: kcp, capacity: 1 }`,
         ),
-        'matchmaker:',
-        `  url: ${mm.linkUrl}`,
-        `  secret: ${MM_LINK_SECRET}`,
-        '  nodeId: node-1',
-        '  cluster: eu-1',
-        '  region: eu',
-        `  publicAddress: "127.0.0.1:${gamePort}"`,
-        '  reconnectMs: 100',
-      ].join('\n'),
-    );
-    proxy = await startProxy(['--config', file]);
+      ],
+    });
+    const { gamePort, link } = proxy;
     const running = proxy.running.proxy;
-    const link = running.link!;
-    await waitFor('the link registers', () => link.connected, 5000);
     const admin = `http://${proxy.running.admin}`;
     const node = await mm.app.matchmaker.store.getNode('node-1');
     assert.equal(
@@ -154,7 +119,7 @@ test('matchmaker link: assignments become routes before players see them; routin
 
     // Back on the same address and state: the proxy reconnects and resyncs.
     const connectsBefore = link.connects;
-    mm = await startMatchmaker(MM_CONFIG, store, mmPort);
+    mm = await startMatchmaker(SOLO_KCP_MATCHMAKER, store, mmPort);
     await waitFor('reconnect and resync', () => link.connects > connectsBefore, 5000);
     assert.equal(
       link
@@ -175,10 +140,9 @@ test('matchmaker link: assignments become routes before players see them; routin
     assert.ok(logs.includes('matchmaker_disconnected') && logs.includes('matchmaker_connected'));
   } finally {
     for (const pair of pairs) pair.stop();
-    await proxy?.running.close();
+    await proxy?.close();
     await mm?.app.close();
     for (const s of [...pods.values(), ...clients]) await closeUdp(s);
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

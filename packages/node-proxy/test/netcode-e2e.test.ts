@@ -86,7 +86,7 @@ test('netcode: connect, payloads both ways, disconnect closes the session; a for
     assert.is(listed.sessions[0]?.state, 'open');
     assert.ok(listed.sessions[0]!.packets.reverse > 0, 'server packets came back');
 
-    client.disconnect();
+    await client.disconnect();
     await waitFor('session closed', () => running.sessions.activeCount === 0, 3000);
     listed = (await (await fetch(`${admin}/sessions?protocol=netcode&state=closed`)).json()) as {
       sessions: SessionJson[];

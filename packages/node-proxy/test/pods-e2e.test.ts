@@ -1,18 +1,9 @@
 import type { Socket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  freeUdpPort,
-  type LiveMatchmaker,
-  MemoryStore,
-  MM_LINK_SECRET,
-  requestMatch,
-  startMatchmaker,
-} from './support/matchmaker.js';
-import { bindUdp, closeUdp, type StartedProxy, startProxy, waitFor } from './support/proxy.js';
+import { type LinkedProxy, SOLO_KCP_MATCHMAKER, startLinkedProxy } from './support/linked-proxy.js';
+import { type LiveMatchmaker, requestMatch, startMatchmaker } from './support/matchmaker.js';
+import { bindUdp, closeUdp, waitFor } from './support/proxy.js';
 import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
@@ -27,53 +18,22 @@ import { importSiblingTest } from './support/sibling-tests.js';
 type KcpPairModule = typeof import('../../../native/test/dataplane/kcp-pair.js');
 type KcpPair = ReturnType<KcpPairModule['startKcpPair']>;
 
-const MM_CONFIG = {
-  link: { heartbeatTimeoutMs: 2000, ackTimeoutMs: 2000 },
-  clusters: [{ name: 'eu-1', region: 'eu' }],
-  pools: [
-    {
-      name: 'solo',
-      teams: { count: 1, size: 1 },
-      protocol: 'kcp',
-      token: 'protocol-key',
-      matchIntervalMs: 20,
-      assignmentTtlSeconds: 60,
-    },
-  ],
-};
-
 test('a registered pod gets matchmaker players and real UDP; missed heartbeats drain it', async () => {
   const { startKcpPair } = await importSiblingTest<KcpPairModule>('native', 'dataplane/kcp-pair');
-  const dir = mkdtempSync(join(tmpdir(), 'gm-proxy-pods-'));
-  const store = new MemoryStore();
   let podSocket: Socket | null = null;
   let client: Socket | null = null;
   let pair: KcpPair | null = null;
   let mm: LiveMatchmaker | null = null;
-  let proxy: StartedProxy | null = null;
+  let proxy: LinkedProxy | null = null;
   try {
     podSocket = await bindUdp();
-    mm = await startMatchmaker(MM_CONFIG, store);
-    const gamePort = await freeUdpPort();
-    const file = join(dir, 'proxy.yaml');
-    writeFileSync(
-      file,
-      [
-        'listeners:',
-        `  - { name: game, address: "127.0.0.1:${gamePort}", mode: key, allowLoopbackSources: true }`,
-        'podApi: { heartbeatTimeoutMs: 600 }',
-        'matchmaker:',
-        `  url: ${mm.linkUrl}`,
-        `  secret: ${MM_LINK_SECRET}`,
-        '  nodeId: node-1',
-        '  cluster: eu-1',
-        `  publicAddress: "127.0.0.1:${gamePort}"`,
-        '  reconnectMs: 100',
-      ].join('\n'),
-    );
-    proxy = await startProxy(['--config', file, '--log-level', 'warn']);
+    mm = await startMatchmaker(SOLO_KCP_MATCHMAKER);
+    proxy = await startLinkedProxy(mm, {
+      config: ['podApi: { heartbeatTimeoutMs: 600 }'],
+      argv: ['--log-level', 'warn'],
+    });
+    const { gamePort, link } = proxy;
     const running = proxy.running.proxy;
-    await waitFor('the link registers', () => running.link!.connected, 5000);
     const pods = `http://${proxy.running.pods}`;
     const registered = await fetch(`${pods}/v1/pods`, {
       method: 'POST',
@@ -132,7 +92,7 @@ test('a registered pod gets matchmaker players and real UDP; missed heartbeats d
     assert.is(running.routeOf('game', assignment.token), null, 'no new sessions to a drained pod');
     await waitFor(
       'the matchmaker hears it is draining',
-      () => running.link!.client.reportedPods().every((p) => p.draining),
+      () => link.client.reportedPods().every((p) => p.draining),
       2000,
     );
     pair.send('still playing');
@@ -142,11 +102,10 @@ test('a registered pod gets matchmaker players and real UDP; missed heartbeats d
     assert.ok(proxy.logs.some((l) => l.event === 'pod_drained' && l.pod === 'arena-1'));
   } finally {
     pair?.stop();
-    await proxy?.running.close();
+    await proxy?.close();
     await mm?.app.close();
     if (client !== null) await closeUdp(client);
     if (podSocket !== null) await closeUdp(podSocket);
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { freeUdpPort } from './support/matchmaker.js';
 import { type StartedProxy, startProxy, waitFor } from './support/proxy.js';
-import { RakNetClientPeer, RakNetServerPeer, serverSend } from './support/raknet-driver.js';
+import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
  * raknet-native (the reference RakNet library) client and server through the
@@ -10,6 +10,8 @@ import { RakNetClientPeer, RakNetServerPeer, serverSend } from './support/raknet
  * listener. The client's close sends ID_DISCONNECTION_NOTIFICATION, which the
  * proxy's RakNet tracker must turn into a protocol close within a second.
  */
+
+type RakNetPeers = typeof import('../../protocols/test/raknet/raknet-peers.js');
 
 interface SessionJson {
   protocol: string;
@@ -20,9 +22,13 @@ interface SessionJson {
 }
 
 test('raknet: ping/pong, connect, messages both ways; close → protocol_disconnect within 1 s', async () => {
+  const { RakNetClientPeer, RakNetServerPeer, serverSend } = await importSiblingTest<RakNetPeers>(
+    'packages/protocols',
+    'raknet/raknet-peers',
+  );
   const podPort = await freeUdpPort();
   const server = new RakNetServerPeer(podPort);
-  let client: RakNetClientPeer | null = null;
+  let client: InstanceType<RakNetPeers['RakNetClientPeer']> | null = null;
   let proxy: StartedProxy | null = null;
   try {
     proxy = await startProxy([

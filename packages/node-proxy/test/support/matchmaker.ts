@@ -20,7 +20,7 @@ export interface LiveMatchmaker {
  */
 export async function startMatchmaker(
   raw: Record<string, unknown>,
-  store: MemoryStore,
+  store = new MemoryStore(),
   port = 0,
 ): Promise<LiveMatchmaker> {
   const parsed = parseConfig({ auth: { apiKeys: [MM_API_KEY] }, ...raw });

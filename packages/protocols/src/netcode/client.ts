@@ -75,6 +75,9 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
   private socket: Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  /** Datagrams handed to `socket.send` whose callback has not run yet. */
+  private unsent = 0;
+  private readonly sentWaiters: (() => void)[] = [];
   clientIndex = -1;
   maxClients = 0;
 
@@ -121,19 +124,29 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
     return true;
   }
 
-  /** Sends the disconnect packets (when connected) and stops. The socket stays until `close()`. */
-  disconnect(): void {
+  /**
+   * Sends the disconnect packets (when connected) and stops. Resolves once
+   * they were handed to the socket; the socket stays until `close()`.
+   */
+  disconnect(): Promise<void> {
     if (this.current === 'connected') {
       for (let i = 0; i < NUM_DISCONNECT_PACKETS; i++) this.sendEncrypted({ type: 6 });
     }
     this.finish('disconnected');
+    return this.sent();
   }
 
-  /** Disconnects if connected, then releases the socket and the timer. Idempotent. */
+  /**
+   * Disconnects if connected, then releases the socket and the timer once
+   * every datagram already given to it was written. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.current === 'connected') this.disconnect();
+      if (this.current === 'connected') void this.disconnect();
       this.stopTimer();
+      // dgram resolves the destination before it writes: a socket closed in
+      // the meantime silently drops the datagram (the disconnect burst above).
+      await this.sent();
       const socket = this.socket;
       this.socket = null;
       if (socket !== null) await closeSocket(socket);
@@ -287,7 +300,17 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
   private sendRaw(bytes: Uint8Array): void {
     const server = this.server;
     if (this.socket === null || server === null) return;
-    this.socket.send(bytes, server.port, formatHost(server));
+    this.unsent++;
+    this.socket.send(bytes, server.port, formatHost(server), () => {
+      // Written or failed, the datagram is no longer the socket's to send.
+      if (--this.unsent === 0) for (const resolve of this.sentWaiters.splice(0)) resolve();
+    });
+  }
+
+  /** Resolves once every datagram given to the socket so far has been written (or has failed). */
+  private sent(): Promise<void> {
+    if (this.unsent === 0) return Promise.resolve();
+    return new Promise((resolve) => this.sentWaiters.push(resolve));
   }
 
   private setState(state: NetcodeClientState): void {

@@ -124,7 +124,7 @@ export async function recordSession(payloads = 3, clientId = 77n): Promise<Recor
       'payloads',
     );
     const gone = once(server, 'disconnect');
-    client.disconnect();
+    await client.disconnect();
     const [, reason] = await withTimeout(gone, 3000, 'server disconnect');
     if (reason !== 'client_disconnect') throw new Error(`unexpected disconnect reason ${reason}`);
     // Let the remaining disconnect packets of the burst arrive at the relay.

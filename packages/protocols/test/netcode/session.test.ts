@@ -66,7 +66,7 @@ test('client and server connect directly, exchange payloads and disconnect', asy
     await new Promise((resolve) => setTimeout(resolve, 350));
     assert.is(client.state, 'connected');
     const gone = once(server, 'disconnect');
-    client.disconnect();
+    await client.disconnect();
     assert.is((await withTimeout(gone, 2000, 'disconnect'))[1], 'client_disconnect');
     assert.is(server.connectedClients.length, 0);
   } finally {

@@ -1,7 +1,14 @@
 import { createSocket } from 'node:dgram';
-import { createRequire } from 'node:module';
 import type { Datagram } from '@gamemesh/core';
 import { type RecordingRelay, startRecordingRelay } from '../support/relay.js';
+import {
+  type RakClient,
+  type RakServer,
+  type RakServerClient,
+  rakNetNative,
+  startRakServer,
+  within,
+} from './raknet-peers.js';
 
 /**
  * Drives one real raknet-native client <-> server session on loopback:
@@ -10,42 +17,6 @@ import { type RecordingRelay, startRecordingRelay } from '../support/relay.js';
  * ID_DISCONNECTION_NOTIFICATION). With `relay: true` the client talks through
  * the recording relay, so every datagram is kept as a proxy would see it.
  */
-
-interface RakEmitter {
-  on(event: string, listener: (...args: never[]) => void): void;
-  once(event: string, listener: (...args: never[]) => void): void;
-}
-
-interface RakClient extends RakEmitter {
-  ping(): void;
-  connect(): void;
-  send(message: Buffer, priority: number, reliability: number, orderingChannel: number): void;
-  close(): void;
-}
-
-interface RakServerClient {
-  readonly guid: string;
-  readonly address: string;
-  send(message: Buffer, priority: number, reliability: number, orderingChannel: number): void;
-}
-
-interface RakServer extends RakEmitter {
-  listen(): Promise<void>;
-  close(): void;
-}
-
-interface RakNetNative {
-  Client: new (host: string, port: number, options: { protocolVersion: number }) => RakClient;
-  Server: new (
-    host: string,
-    port: number,
-    options: { maxConnections: number; protocolVersion: number; message: Buffer },
-  ) => RakServer;
-  PacketPriority: { HIGH_PRIORITY: number; IMMEDIATE_PRIORITY: number };
-  PacketReliability: { UNRELIABLE: number; RELIABLE_ORDERED: number };
-}
-
-const rakNetNative = createRequire(import.meta.url)('raknet-native') as RakNetNative;
 
 export interface SessionOptions {
   /** Bedrock-style RakNet protocol byte (10 or 11). */
@@ -85,28 +56,10 @@ export async function freeUdpPort(): Promise<number> {
   }
 }
 
-function waitFor<T>(
-  what: string,
-  ms: number,
-  start: (done: (value: T) => void) => void,
-): Promise<T> {
-  const promise = new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
-    timer.unref();
-    start((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    });
-  });
-  // Some waits are abandoned when an earlier step fails; their rejection must not crash the run.
-  promise.catch(() => {});
-  return promise;
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runRakNetSession(options: SessionOptions): Promise<SessionRecording> {
-  const { Client, Server, PacketPriority, PacketReliability } = rakNetNative;
+  const { Client, PacketPriority, PacketReliability } = rakNetNative;
   const protocolVersion = options.protocolVersion ?? 10;
   const messages = options.messages ?? 4;
   const serverPort = options.serverPort ?? (await freeUdpPort());
@@ -114,41 +67,35 @@ export async function runRakNetSession(options: SessionOptions): Promise<Session
   let client: RakClient | null = null;
   let relay: RecordingRelay | null = null;
   try {
-    server = new Server('127.0.0.1', serverPort, {
-      maxConnections: 4,
-      protocolVersion,
-      message: Buffer.from('MCPE;gamemesh test;408;1.16.20;0;4;0;gamemesh;Creative;'),
-    });
-    const opened = waitFor<RakServerClient>('server openConnection', 5000, (done) =>
+    server = startRakServer(serverPort, protocolVersion);
+    const opened = within<RakServerClient>('server openConnection', 5000, (done) =>
       server!.on('openConnection', done as (client: never) => void),
     );
-    const closedOnServer = waitFor<void>('server closeConnection', 5000, (done) =>
+    const closedOnServer = within<void>('server closeConnection', 5000, (done) =>
       server!.on('closeConnection', () => done()),
     );
     let receivedByServer = 0;
     let receivedByClient = 0;
-    const allAtServer = waitFor<void>('messages at server', 5000, (done) =>
+    const allAtServer = within<void>('messages at server', 5000, (done) =>
       server!.on('encapsulated', () => {
         if (++receivedByServer === 2 * messages) done();
       }),
     );
-    // listen() returns a promise that only settles at shutdown; the socket is bound synchronously.
-    void server.listen();
     let clientPort = serverPort;
     if (options.relay) {
       relay = await startRecordingRelay({ upstreamPort: serverPort });
       clientPort = relay.port;
     }
     client = new Client('127.0.0.1', clientPort, { protocolVersion });
-    const ponged = waitFor<void>('unconnected pong', 5000, (done) =>
+    const ponged = within<void>('unconnected pong', 5000, (done) =>
       client!.once('pong', () => done()),
     );
     client.ping();
     await ponged;
-    const connected = waitFor<{ guid: string }>('client connect', 5000, (done) =>
+    const connected = within<{ guid: string }>('client connect', 5000, (done) =>
       client!.once('connect', done as (data: never) => void),
     );
-    const allAtClient = waitFor<void>('messages at client', 5000, (done) =>
+    const allAtClient = within<void>('messages at client', 5000, (done) =>
       client!.on('encapsulated', () => {
         if (++receivedByClient === 2 * messages) done();
       }),

@@ -1,10 +1,13 @@
 import { createRequire } from 'node:module';
 
 /**
- * A small driver over raknet-native (the reference RakNet C++ library) for a
- * client and a server at different addresses, so the client can talk to the
- * proxy while the server listens on a pod port. Each step resolves on the
- * library's own event, or rejects after a timeout.
+ * raknet-native (the reference RakNet C++ library) as the tests drive it: a
+ * typed view of the part of its API they use, a wait that rejects after a
+ * timeout, and a client and a server peer whose steps resolve on the
+ * library's own events. The client and the server take separate addresses,
+ * so a client can talk to a relay or a proxy in front of the server. The node
+ * proxy's tests load this module too (packages/node-proxy/test/support/
+ * sibling-tests.ts), so both packages drive the same peers.
  */
 
 interface RakEmitter {
@@ -12,19 +15,21 @@ interface RakEmitter {
   once(event: string, listener: (...args: never[]) => void): void;
 }
 
-interface RakClient extends RakEmitter {
+export interface RakClient extends RakEmitter {
   ping(): void;
   connect(): void;
   send(message: Buffer, priority: number, reliability: number, orderingChannel: number): void;
   close(): void;
 }
 
+/** A connection as the server sees it. */
 export interface RakServerClient {
   readonly guid: string;
+  readonly address: string;
   send(message: Buffer, priority: number, reliability: number, orderingChannel: number): void;
 }
 
-interface RakServer extends RakEmitter {
+export interface RakServer extends RakEmitter {
   listen(): Promise<void>;
   close(): void;
 }
@@ -36,52 +41,81 @@ interface RakNetNative {
     port: number,
     options: { maxConnections: number; protocolVersion: number; message: Buffer },
   ) => RakServer;
-  PacketPriority: { HIGH_PRIORITY: number };
-  PacketReliability: { RELIABLE_ORDERED: number };
+  PacketPriority: { HIGH_PRIORITY: number; IMMEDIATE_PRIORITY: number };
+  PacketReliability: { UNRELIABLE: number; RELIABLE_ORDERED: number };
 }
 
-const rak = createRequire(import.meta.url)('raknet-native') as RakNetNative;
+export const rakNetNative = createRequire(import.meta.url)('raknet-native') as RakNetNative;
 
-function within<T>(
+/**
+ * A server on 127.0.0.1:`port`, listening. Its unconnected pong carries a
+ * Bedrock-style server description, which is what raknet-native's clients
+ * expect to read.
+ */
+export function startRakServer(port: number, protocolVersion: number): RakServer {
+  const server = new rakNetNative.Server('127.0.0.1', port, {
+    maxConnections: 4,
+    protocolVersion,
+    message: Buffer.from('MCPE;gamemesh test;408;1.16.20;0;4;0;gamemesh;Creative;'),
+  });
+  // listen() returns a promise that only settles at shutdown; the socket is bound synchronously.
+  void server.listen();
+  return server;
+}
+
+/** Resolves with what `start` hands to `done`, or rejects after `ms`. */
+export function within<T>(
   what: string,
   ms: number,
   start: (done: (value: T) => void) => void,
 ): Promise<T> {
   const promise = new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    // A wait nobody awaits any more must not keep the process alive.
+    timer.unref();
     start((value) => {
       clearTimeout(timer);
       resolve(value);
     });
   });
-  // A wait abandoned after an earlier failure must not crash the run.
+  // Some waits are abandoned when an earlier step fails; their rejection must not crash the run.
   promise.catch(() => {});
   return promise;
 }
 
-/** Bytes of an application message: 0x86 = ID_USER_PACKET_ENUM, the first id left to applications. */
+/** 0x86 = ID_USER_PACKET_ENUM: the first message id the library hands to the application. */
+const USER_MESSAGE = 0x86;
+
+/** Bytes of an application message carrying `text`. */
 export function userMessage(text: string): Buffer {
-  return Buffer.concat([Buffer.from([0x86]), Buffer.from(text)]);
+  return Buffer.concat([Buffer.from([USER_MESSAGE]), Buffer.from(text)]);
 }
 
 function messageText(data: unknown): string | null {
   const buffer = (data as { buffer?: unknown }).buffer;
-  if (!Buffer.isBuffer(buffer) || buffer[0] !== 0x86) return null;
+  if (!Buffer.isBuffer(buffer) || buffer[0] !== USER_MESSAGE) return null;
   return buffer.subarray(1).toString();
 }
 
+/** Sends `text` reliably and in order on channel 0. */
+function sendText(to: RakClient | RakServerClient, text: string): void {
+  to.send(
+    userMessage(text),
+    rakNetNative.PacketPriority.HIGH_PRIORITY,
+    rakNetNative.PacketReliability.RELIABLE_ORDERED,
+    0,
+  );
+}
+
+/** A server that keeps the text of every application message it receives. */
 export class RakNetServerPeer {
   private readonly server: RakServer;
   readonly received: string[] = [];
   readonly connected: Promise<RakServerClient>;
   readonly disconnected: Promise<void>;
 
-  constructor(port: number) {
-    this.server = new rak.Server('127.0.0.1', port, {
-      maxConnections: 4,
-      protocolVersion: 10,
-      message: Buffer.from('MCPE;gamemesh proxy test;408;1.16.20;0;4;0;gamemesh;Creative;'),
-    });
+  constructor(port: number, protocolVersion = 10) {
+    this.server = startRakServer(port, protocolVersion);
     this.connected = within('server openConnection', 5000, (done) =>
       this.server.on('openConnection', done as (client: never) => void),
     );
@@ -92,8 +126,6 @@ export class RakNetServerPeer {
       const text = messageText(data);
       if (text !== null) this.received.push(text);
     }) as (data: never) => void);
-    // listen() settles only at shutdown; the socket is bound synchronously.
-    void this.server.listen();
   }
 
   close(): void {
@@ -101,12 +133,13 @@ export class RakNetServerPeer {
   }
 }
 
+/** A client that keeps the text of every application message it receives. */
 export class RakNetClientPeer {
   private client: RakClient | null;
   readonly received: string[] = [];
 
-  constructor(host: string, port: number) {
-    this.client = new rak.Client(host, port, { protocolVersion: 10 });
+  constructor(host: string, port: number, protocolVersion = 10) {
+    this.client = new rakNetNative.Client(host, port, { protocolVersion });
     this.client.on('encapsulated', ((data: unknown) => {
       const text = messageText(data);
       if (text !== null) this.received.push(text);
@@ -136,12 +169,7 @@ export class RakNetClientPeer {
   }
 
   send(text: string): void {
-    this.live.send(
-      userMessage(text),
-      rak.PacketPriority.HIGH_PRIORITY,
-      rak.PacketReliability.RELIABLE_ORDERED,
-      0,
-    );
+    sendText(this.live, text);
   }
 
   /** Closes the connection (ID_DISCONNECTION_NOTIFICATION goes out). Idempotent. */
@@ -151,11 +179,7 @@ export class RakNetClientPeer {
   }
 }
 
+/** The server's side of a connection sends `text` to its client. */
 export function serverSend(client: RakServerClient, text: string): void {
-  client.send(
-    userMessage(text),
-    rak.PacketPriority.HIGH_PRIORITY,
-    rak.PacketReliability.RELIABLE_ORDERED,
-    0,
-  );
+  sendText(client, text);
 }
