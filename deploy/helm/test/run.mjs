@@ -92,6 +92,7 @@ const SECRETS = {
   GAMEMESH_NODE_NAME: 'node-a',
   GAMEMESH_LINK_SECRET: 'a-link-secret-of-32-characters!!',
   GAMEMESH_NETCODE_PRIVATE_KEY: 'ab'.repeat(32),
+  GAMEMESH_ROUTING_SECRET: 'a-routing-secret-of-32-characters',
   GAMEMESH_MM_STORE: 'redis://:p%40ss@redis.example:6379/0',
 };
 
@@ -101,7 +102,13 @@ for (const chart of ['gamemesh', 'game-server']) {
   });
 }
 
-const VARIANTS = [[], ['redis-external.yaml'], ['servicemonitor.yaml'], ['custom.yaml']];
+const VARIANTS = [
+  [],
+  ['redis-external.yaml'],
+  ['servicemonitor.yaml'],
+  ['custom.yaml'],
+  ['token.yaml'],
+];
 for (const files of VARIANTS) {
   test(`gamemesh [${files.join(',') || 'defaults'}]: every object is valid against the Kubernetes schemas`, () => {
     const objects = template('gamemesh', files);
@@ -353,6 +360,78 @@ test('custom ports and resources: listeners, probes, grace period, public addres
   );
 });
 
+test('token listener: routingTokenSecret from the routing Secret the matchmaker signs with; accepted by gamemesh-proxy --check', () => {
+  const objects = template('gamemesh', ['token.yaml']);
+  const ref = { name: 'prod-routing', key: 'routing' };
+  const init = find(objects, 'DaemonSet').spec.template.spec.initContainers[0];
+  assert.deepEqual(env(init, 'GAMEMESH_ROUTING_SECRET').valueFrom.secretKeyRef, ref);
+  const mm = find(objects, 'Deployment', 'rel-gamemesh-matchmaker').spec.template.spec
+    .containers[0];
+  assert.deepEqual(env(mm, 'GAMEMESH_ROUTING_SECRET').valueFrom.secretKeyRef, ref);
+  assert.equal(
+    find(objects, 'Secret', 'rel-gamemesh-secrets').data.routing,
+    undefined,
+    'nothing generated for an existing Secret',
+  );
+  const cm = find(objects, 'ConfigMap', 'rel-gamemesh-proxy');
+  assert.match(cm.data['proxy.yaml'], /\nroutingTokenSecret: __ENV_GAMEMESH_ROUTING_SECRET__\n/);
+  const text = renderConfig(cm, 'proxy.yaml', SECRETS);
+  const config = check(PROXY_BIN, text);
+  assert.equal(config.routingTokenSecret, SECRETS.GAMEMESH_ROUTING_SECRET);
+  assert.deepEqual(
+    config.listeners.map((l) => [l.name, l.address, l.mode, l.upstream]),
+    [
+      ['game', '0.0.0.0:7777', 'token', undefined],
+      ['legacy', '0.0.0.0:7000', 'port', '10.0.0.5:7777'],
+    ],
+  );
+  assert.deepEqual(config.routes, [{ key: '0123456789abcdef', pod: 'pod-a' }]);
+  assert.equal(config.matchmaker.publicAddress, '10.1.2.3:7777');
+  const { GAMEMESH_ROUTING_SECRET: _, ...withoutRouting } = SECRETS;
+  assert.throws(
+    () => renderConfig(cm, 'proxy.yaml', withoutRouting),
+    /unset environment: GAMEMESH_ROUTING_SECRET/,
+  );
+  const mmConfig = check(
+    MM_BIN,
+    renderConfig(find(objects, 'ConfigMap', 'rel-gamemesh-matchmaker'), 'matchmaker.yaml', {}),
+  );
+  assert.equal(mmConfig.pools[0].token, 'routing');
+  // Without a token listener the proxies never see the routing secret.
+  const plain = template('gamemesh');
+  const plainInit = find(plain, 'DaemonSet').spec.template.spec.initContainers[0];
+  assert.equal(env(plainInit, 'GAMEMESH_ROUTING_SECRET'), undefined);
+  assert.doesNotMatch(
+    find(plain, 'ConfigMap', 'rel-gamemesh-proxy').data['proxy.yaml'],
+    /routingTokenSecret/,
+  );
+});
+
+test('token listener without the matchmaker in the release: the routing secret is still generated for the proxies', () => {
+  const objects = template(
+    'gamemesh',
+    ['token.yaml'],
+    [
+      '--set',
+      'matchmaker.enabled=false,secrets.routingSecret.existingSecret=',
+      '--set',
+      'proxy.link.url=wss://mm.example/v1/link',
+    ],
+  );
+  assert.equal(
+    objects.some((o) => o.kind === 'Deployment'),
+    false,
+  );
+  const secret = find(objects, 'Secret', 'rel-gamemesh-secrets');
+  assert.deepEqual(Object.keys(secret.data).sort(), ['link-secret', 'routing']);
+  assert.ok(Buffer.from(secret.data.routing, 'base64').length >= 32);
+  const init = find(objects, 'DaemonSet').spec.template.spec.initContainers[0];
+  assert.deepEqual(env(init, 'GAMEMESH_ROUTING_SECRET').valueFrom.secretKeyRef, {
+    name: 'rel-gamemesh-secrets',
+    key: 'routing',
+  });
+});
+
 test('values.schema.json refuses unknown keys, bad ports and an unknown public listener', () => {
   assert.match(
     templateError('gamemesh', ['--set', 'proxy.colour=red']),
@@ -377,6 +456,24 @@ test('values.schema.json refuses unknown keys, bad ports and an unknown public l
   assert.match(
     templateError('gamemesh', ['--set', 'proxy.podApi.port=9090']),
     /proxy.podApi.port and proxy.admin.port must differ/,
+  );
+  assert.match(
+    templateError('gamemesh', [
+      '-f',
+      join(here, 'values', 'token.yaml'),
+      '--set',
+      'proxy.listeners[0].mode=tunnel',
+    ]),
+    /mode must be one of the following: "port", "key", "token"/,
+  );
+  assert.match(
+    templateError('gamemesh', [
+      '-f',
+      join(here, 'values', 'token.yaml'),
+      '--set-json',
+      'proxy.listeners=[{"name":"game","port":7777,"mode":"token","upstream":"10.0.0.5:7777","public":true}]',
+    ]),
+    /"game" is in token mode, which routes by the client's token: remove its upstream/,
   );
   assert.match(templateError('game-server', ['--set', 'game.protocol=tcp']), /protocol/);
 });

@@ -1,7 +1,12 @@
 import type { Socket } from 'node:dgram';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type LinkedProxy, SOLO_KCP_MATCHMAKER, startLinkedProxy } from './support/linked-proxy.js';
+import {
+  type LinkedProxy,
+  SOLO_KCP_MATCHMAKER,
+  soloKcpPods,
+  startLinkedProxy,
+} from './support/linked-proxy.js';
 import {
   type LiveMatchmaker,
   MemoryStore,
@@ -36,16 +41,7 @@ test('matchmaker link: assignments become routes before players see them; routin
     for (const id of podIds) pods.set(id, await bindUdp());
     mm = await startMatchmaker(SOLO_KCP_MATCHMAKER, store);
     const mmPort = mm.port;
-    proxy = await startLinkedProxy(mm, {
-      config: [
-        'pods:',
-        // Capacity 1 each: the matchmaker's packing puts each player on its own pod.
-        ...podIds.map(
-          (id) =>
-            `  - { id: ${id}, address: "127.0.0.1:${pods.get(id)!.address().port}", protocol: kcp, capacity: 1 }`,
-        ),
-      ],
-    });
+    proxy = await startLinkedProxy(mm, { config: soloKcpPods(pods) });
     const { gamePort, link } = proxy;
     const running = proxy.running.proxy;
     const admin = `http://${proxy.running.admin}`;

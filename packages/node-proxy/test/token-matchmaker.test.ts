@@ -1,20 +1,21 @@
 import type { Socket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ROUTING_TOKEN_BYTES, verifyRoutingToken } from '@gamemesh/core';
-import { buildApp, MemoryStore, parseConfig } from '@gamemesh/matchmaker';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  freeUdpPort,
+  type LinkedProxy,
+  SOLO_KCP_MATCHMAKER,
+  soloKcpPods,
+  startLinkedProxy,
+} from './support/linked-proxy.js';
+import {
   type LiveMatchmaker,
-  MM_API_KEY,
-  MM_LINK_SECRET,
+  MemoryStore,
+  MM_ROUTING_SECRET,
   requestMatch,
+  startMatchmaker,
 } from './support/matchmaker.js';
-import { bindUdp, closeUdp, type StartedProxy, startProxy, waitFor } from './support/proxy.js';
+import { bindUdp, closeUdp, waitFor } from './support/proxy.js';
 import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
@@ -30,46 +31,11 @@ import { importSiblingTest } from './support/sibling-tests.js';
 type KcpPairModule = typeof import('../../../native/test/dataplane/kcp-pair.js');
 type AppenderModule = typeof import('../../../native/test/dataplane/token-appender.js');
 
-/** The matchmaker's `tokens.routingSecret` and the proxy's `routingTokenSecret`: must be equal. */
-const ROUTING_SECRET = 'token-flow-routing-secret-0123456789';
-
-async function startMatchmaker(store: MemoryStore): Promise<LiveMatchmaker> {
-  const parsed = parseConfig({
-    auth: { apiKeys: [MM_API_KEY] },
-    link: { heartbeatTimeoutMs: 2000, ackTimeoutMs: 2000 },
-    clusters: [{ name: 'eu-1', region: 'eu' }],
-    pools: [
-      {
-        name: 'solo',
-        teams: { count: 1, size: 1 },
-        protocol: 'kcp',
-        token: 'routing',
-        matchIntervalMs: 20,
-        assignmentTtlSeconds: 60,
-      },
-    ],
-  });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const app = await buildApp({
-    config: parsed.config,
-    store,
-    secrets: { link: MM_LINK_SECRET, routing: ROUTING_SECRET },
-  });
-  try {
-    await app.app.listen({ host: '127.0.0.1', port: 0 });
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
-  app.matchmaker.start();
-  const port = (app.app.server.address() as AddressInfo).port;
-  return {
-    app,
-    port,
-    url: `http://127.0.0.1:${port}`,
-    linkUrl: `ws://127.0.0.1:${port}/v1/link`,
-  };
-}
+/** The solo KCP pool of matchmaker-link.test.ts, its assignments carrying signed routing tokens. */
+const SOLO_ROUTING_MATCHMAKER = {
+  ...SOLO_KCP_MATCHMAKER,
+  pools: SOLO_KCP_MATCHMAKER.pools.map((pool) => ({ ...pool, token: 'routing' })),
+};
 
 test('matchmaker with routing tokens: assignment → token-suffixed traffic reaches the assigned pod; the session is keyed by the token id', async () => {
   const { startKcpPair } = await importSiblingTest<KcpPairModule>('native', 'dataplane/kcp-pair');
@@ -77,50 +43,32 @@ test('matchmaker with routing tokens: assignment → token-suffixed traffic reac
     'native',
     'dataplane/token-appender',
   );
-  const dir = mkdtempSync(join(tmpdir(), 'gm-proxy-token-mm-'));
   const podIds = ['pod-a', 'pod-b'];
   const pods = new Map<string, Socket>();
   const sockets: Socket[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   let mm: LiveMatchmaker | null = null;
-  let proxy: StartedProxy | null = null;
+  let proxy: LinkedProxy | null = null;
   try {
     for (const id of podIds) pods.set(id, await bindUdp());
-    mm = await startMatchmaker(new MemoryStore());
-    const gamePort = await freeUdpPort();
-    const file = join(dir, 'proxy.yaml');
-    writeFileSync(
-      file,
-      [
-        'listeners:',
-        `  - { name: game, address: "127.0.0.1:${gamePort}", mode: token, allowLoopbackSources: true }`,
-        `routingTokenSecret: ${ROUTING_SECRET}`,
-        'pods:',
-        ...podIds.map(
-          (id) =>
-            `  - { id: ${id}, address: "127.0.0.1:${pods.get(id)!.address().port}", protocol: kcp, capacity: 1 }`,
-        ),
-        'matchmaker:',
-        `  url: ${mm.linkUrl}`,
-        `  secret: ${MM_LINK_SECRET}`,
-        '  nodeId: node-1',
-        '  cluster: eu-1',
-        '  region: eu',
-        `  publicAddress: "127.0.0.1:${gamePort}"`,
-        '  reconnectMs: 100',
-      ].join('\n'),
-    );
-    proxy = await startProxy(['--config', file]);
+    mm = await startMatchmaker(SOLO_ROUTING_MATCHMAKER, new MemoryStore());
+    proxy = await startLinkedProxy(mm, {
+      listenerMode: 'token',
+      config: [
+        // The matchmaker signs with it, the proxy verifies with it.
+        `routingTokenSecret: ${MM_ROUTING_SECRET}`,
+        ...soloKcpPods(pods),
+      ],
+    });
+    const { gamePort, link } = proxy;
     const running = proxy.running.proxy;
-    const link = running.link!;
-    await waitFor('the link registers', () => link.connected, 5000);
     const admin = `http://${proxy.running.admin}`;
 
     const play = async (player: string, conv: number) => {
       const assignment = await (await requestMatch(mm!, 'solo', player)).assignment();
       const token = new Uint8Array(Buffer.from(assignment.token, 'base64url'));
       assert.is(token.length, ROUTING_TOKEN_BYTES, 'a routing token');
-      const check = verifyRoutingToken(ROUTING_SECRET, token);
+      const check = verifyRoutingToken(MM_ROUTING_SECRET, token);
       assert.ok(check.ok, 'signed with the shared secret');
       const key = check.ok ? check.key : '';
       // The moment the player has its answer, the proxy routes the token id.
@@ -178,10 +126,9 @@ test('matchmaker with routing tokens: assignment → token-suffixed traffic reac
     assert.not.match(metrics, /gamemesh_proxy_matchmaker_assignments_refused_total\{/);
   } finally {
     for (const close of closers) await close();
-    await proxy?.running.close();
+    await proxy?.close();
     await mm?.app.close();
     for (const s of [...pods.values(), ...sockets]) await closeUdp(s);
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 

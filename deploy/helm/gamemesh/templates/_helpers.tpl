@@ -67,6 +67,16 @@ secretKeyRef:
 {{- if or (include "gamemesh.redisExternal" .) .Values.redis.enabled -}}true{{- end -}}
 {{- end -}}
 
+{{/*
+Non-empty when a proxy listener is in token mode: the proxies then verify
+routing tokens with the matchmaker's routing secret (secrets.routingSecret).
+*/}}
+{{- define "gamemesh.proxyTokenMode" -}}
+{{- if .Values.proxy.enabled -}}
+{{- range .Values.proxy.listeners -}}{{- if eq .mode "token" -}}true{{- end -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* The public listener's port (fails when the named listener does not exist). */}}
 {{- define "gamemesh.publicPort" -}}
 {{- $port := 0 -}}

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,20 @@ export const SOLO_KCP_MATCHMAKER = {
     },
   ],
 };
+
+/**
+ * `pods:` config lines for KCP pods listening on `pods` (id → socket), one
+ * slot each: the matchmaker's packing then puts each player on its own pod.
+ */
+export function soloKcpPods(pods: ReadonlyMap<string, Socket>): string[] {
+  return [
+    'pods:',
+    ...[...pods].map(
+      ([id, socket]) =>
+        `  - { id: ${id}, address: "127.0.0.1:${socket.address().port}", protocol: kcp, capacity: 1 }`,
+    ),
+  ];
+}
 
 export interface LinkedProxyOptions {
   /** How the `game` listener routes: by protocol key (default) or by routing token. */

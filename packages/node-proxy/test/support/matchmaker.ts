@@ -4,6 +4,8 @@ import { bindUdp, closeUdp } from './proxy.js';
 
 export const MM_API_KEY = 'proxy-test-api-key-0123456789';
 export const MM_LINK_SECRET = 'proxy-test-link-secret-0123456789';
+/** The matchmaker's `tokens.routingSecret`; a token-mode proxy needs it as its `routingTokenSecret`. */
+export const MM_ROUTING_SECRET = 'proxy-test-routing-secret-0123';
 
 /** A real matchmaker (HTTP API + link server) on loopback, matching rounds running. */
 export interface LiveMatchmaker {
@@ -28,7 +30,7 @@ export async function startMatchmaker(
   const app = await buildApp({
     config: parsed.config,
     store,
-    secrets: { link: MM_LINK_SECRET, routing: 'proxy-test-routing-secret-0123' },
+    secrets: { link: MM_LINK_SECRET, routing: MM_ROUTING_SECRET },
   });
   try {
     await app.app.listen({ host: '127.0.0.1', port });

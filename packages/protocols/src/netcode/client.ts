@@ -20,7 +20,13 @@ import {
   writeConnectionRequest,
   writeEncryptedPacket,
 } from './packets.js';
-import { bindSocket, clockSeconds, closeSocket, toUint8Array } from './socket-util.js';
+import {
+  bindSocket,
+  clockSeconds,
+  closeSocket,
+  PendingSends,
+  toUint8Array,
+} from './socket-util.js';
 import { type ConnectToken, readConnectToken } from './token.js';
 
 /**
@@ -75,9 +81,7 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
   private socket: Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
-  /** Datagrams handed to `socket.send` whose callback has not run yet. */
-  private unsent = 0;
-  private readonly sentWaiters: (() => void)[] = [];
+  private readonly pending = new PendingSends();
   clientIndex = -1;
   maxClients = 0;
 
@@ -133,7 +137,7 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
       for (let i = 0; i < NUM_DISCONNECT_PACKETS; i++) this.sendEncrypted({ type: 6 });
     }
     this.finish('disconnected');
-    return this.sent();
+    return this.pending.settled();
   }
 
   /**
@@ -144,9 +148,8 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
     this.closing ??= (async () => {
       if (this.current === 'connected') void this.disconnect();
       this.stopTimer();
-      // dgram resolves the destination before it writes: a socket closed in
-      // the meantime silently drops the datagram (the disconnect burst above).
-      await this.sent();
+      // The disconnect burst above is lost if the socket closes before it is written.
+      await this.pending.settled();
       const socket = this.socket;
       this.socket = null;
       if (socket !== null) await closeSocket(socket);
@@ -300,17 +303,7 @@ export class NetcodeClient extends EventEmitter<NetcodeClientEvents> {
   private sendRaw(bytes: Uint8Array): void {
     const server = this.server;
     if (this.socket === null || server === null) return;
-    this.unsent++;
-    this.socket.send(bytes, server.port, formatHost(server), () => {
-      // Written or failed, the datagram is no longer the socket's to send.
-      if (--this.unsent === 0) for (const resolve of this.sentWaiters.splice(0)) resolve();
-    });
-  }
-
-  /** Resolves once every datagram given to the socket so far has been written (or has failed). */
-  private sent(): Promise<void> {
-    if (this.unsent === 0) return Promise.resolve();
-    return new Promise((resolve) => this.sentWaiters.push(resolve));
+    this.pending.send(this.socket, bytes, server.port, formatHost(server));
   }
 
   private setState(state: NetcodeClientState): void {

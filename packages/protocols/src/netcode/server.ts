@@ -25,7 +25,14 @@ import {
   readEncryptedPacket,
   writeEncryptedPacket,
 } from './packets.js';
-import { bindSocket, clockSeconds, closeSocket, toUint8Array, unixSeconds } from './socket-util.js';
+import {
+  bindSocket,
+  clockSeconds,
+  closeSocket,
+  PendingSends,
+  toUint8Array,
+  unixSeconds,
+} from './socket-util.js';
 import { decryptChallengeToken, encryptChallengeToken } from './token.js';
 
 /**
@@ -108,6 +115,7 @@ export class NetcodeServer extends EventEmitter<NetcodeServerEvents> {
   private socket: Socket | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closing: Promise<void> | null = null;
+  private readonly pending = new PendingSends();
 
   constructor(private readonly options: NetcodeServerOptions) {
     super();
@@ -189,12 +197,18 @@ export class NetcodeServer extends EventEmitter<NetcodeServerEvents> {
     if (slot !== null && slot !== undefined) this.drop(slot, 'server', true);
   }
 
-  /** Disconnects every client (sending disconnect packets), stops the loop and the socket. Idempotent. */
+  /**
+   * Disconnects every client (sending disconnect packets), stops the loop,
+   * then releases the socket once every datagram already given to it was
+   * written. Idempotent.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.timer !== null) clearInterval(this.timer);
       this.timer = null;
       for (const slot of this.slots) if (slot !== null) this.drop(slot, 'server', true);
+      // The disconnect bursts above are lost if the socket closes before they are written.
+      await this.pending.settled();
       const socket = this.socket;
       this.socket = null;
       if (socket !== null) await closeSocket(socket);
@@ -203,6 +217,9 @@ export class NetcodeServer extends EventEmitter<NetcodeServerEvents> {
   }
 
   private receive(data: Uint8Array, from: RemoteInfo): void {
+    // While close() waits for the disconnect bursts, the socket still reads:
+    // a client must not take a slot that nothing will ever disconnect.
+    if (this.closing !== null) return;
     const remote = fromHostPort(from.address, from.port);
     if (remote === null || data.length === 0) return;
     const key = formatAddress(remote);
@@ -381,7 +398,7 @@ export class NetcodeServer extends EventEmitter<NetcodeServerEvents> {
 
   private send(bytes: Uint8Array, to: NetcodeAddress): void {
     if (this.socket === null) return;
-    this.socket.send(bytes, to.port, formatHost(to));
+    this.pending.send(this.socket, bytes, to.port, formatHost(to));
   }
 
   private slotByAddress(key: string): ClientSlot | null {

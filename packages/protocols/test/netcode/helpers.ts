@@ -1,7 +1,8 @@
 import { once } from 'node:events';
-import type { Datagram } from '@gamemesh/core';
+import type { Datagram, Direction } from '@gamemesh/core';
 import { NetcodeClient } from '../../src/netcode/client.js';
-import { NetcodeServer } from '../../src/netcode/server.js';
+import { NUM_DISCONNECT_PACKETS } from '../../src/netcode/constants.js';
+import { NetcodeServer, type NetcodeServerClient } from '../../src/netcode/server.js';
 import {
   type ConnectTokenOptions,
   type GeneratedConnectToken,
@@ -79,6 +80,81 @@ export async function withTimeout<T>(
   }
 }
 
+/** The low nibble of an encrypted packet's prefix byte is its type; 6 = disconnect. */
+export const isDisconnectPacket = (data: Uint8Array): boolean => (data[0]! & 0x0f) === 6;
+
+/**
+ * Waits until a whole disconnect burst sent in `direction` (`forward`: by
+ * the client) is at the relay; resolves to how many disconnect packets came.
+ */
+export async function disconnectBurstAt(
+  relay: RecordingRelay,
+  direction: Direction,
+): Promise<number> {
+  const count = () =>
+    relay.datagrams.filter((d) => d.direction === direction && isDisconnectPacket(d.data)).length;
+  await until(() => count() >= NUM_DISCONNECT_PACKETS, 2000, `the ${direction} disconnect burst`);
+  return count();
+}
+
+export interface RelayedSessionOptions {
+  readonly clientId: bigint;
+  /** The token's timeout: a lost disconnect shows up as a timeout after that long. */
+  readonly timeoutSeconds: number;
+  readonly maxClients?: number;
+  readonly expireSeconds?: number;
+  readonly userData?: Uint8Array;
+}
+
+export interface RelayedSession {
+  readonly server: NetcodeServer;
+  readonly relay: RecordingRelay;
+  readonly client: NetcodeClient;
+  readonly minted: GeneratedConnectToken;
+  /** The client's slot on the server. */
+  readonly slot: NetcodeServerClient;
+  /** Closes the client, the server and the relay, in that order (each close is idempotent). */
+  stop(): Promise<void>;
+}
+
+/**
+ * A client connected to a fresh server through a recording relay: the token
+ * lists the relay, the server's public address is the relay's, and the relay
+ * keeps what each side actually sent.
+ */
+export async function connectedThroughRelay(
+  options: RelayedSessionOptions,
+): Promise<RelayedSession> {
+  const server = testServer(options.maxClients ?? 2);
+  let relay: RecordingRelay | null = null;
+  let client: NetcodeClient | null = null;
+  const stop = async () => {
+    await client?.close();
+    await server.close();
+    await relay?.close();
+  };
+  try {
+    relay = await relayInFront(server, await server.start());
+    const minted = testToken({
+      clientId: options.clientId,
+      serverAddresses: [`127.0.0.1:${relay.port}`],
+      expireSeconds: options.expireSeconds ?? 30,
+      timeoutSeconds: options.timeoutSeconds,
+      ...(options.userData === undefined ? {} : { userData: options.userData }),
+    });
+    const live = new NetcodeClient({ connectToken: minted.bytes });
+    client = live;
+    const joined = once(server, 'connect');
+    await live.connect();
+    const [slot] = await withTimeout(joined, 3000, 'server connect');
+    await until(() => live.state === 'connected', 3000, 'client connected');
+    return { server, relay, client: live, minted, slot, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
 export interface RecordedSession {
   readonly datagrams: Datagram[];
   readonly minted: GeneratedConnectToken;
@@ -88,35 +164,26 @@ export interface RecordedSession {
 }
 
 /**
- * A full real session through the recording relay: the token lists the
- * relay, the server's public address is the relay's. Connect, `payloads`
- * each way, client disconnect; everything is closed before returning.
+ * A full real session through the recording relay: connect, `payloads` each
+ * way, client disconnect; everything is closed before returning.
  */
 export async function recordSession(payloads = 3, clientId = 77n): Promise<RecordedSession> {
-  const server = testServer(4);
+  const session = await connectedThroughRelay({
+    clientId,
+    timeoutSeconds: 5,
+    maxClients: 4,
+    expireSeconds: 60,
+    userData: new TextEncoder().encode('team=blue'),
+  });
+  const { server, client, relay, slot } = session;
   const serverPayloads: Uint8Array[] = [];
   const clientPayloads: Uint8Array[] = [];
-  let relay: RecordingRelay | null = null;
-  let client: NetcodeClient | null = null;
   try {
-    relay = await relayInFront(server, await server.start());
-    const minted = testToken({
-      clientId,
-      serverAddresses: [`127.0.0.1:${relay.port}`],
-      expireSeconds: 60,
-      timeoutSeconds: 5,
-      userData: new TextEncoder().encode('team=blue'),
-    });
-    client = new NetcodeClient({ connectToken: minted.bytes });
     server.on('payload', (_, payload) => serverPayloads.push(payload));
     client.on('payload', (payload) => clientPayloads.push(payload));
-    const connected = once(server, 'connect');
-    await client.connect();
-    const [info] = await withTimeout(connected, 3000, 'server connect');
-    await until(() => client!.state === 'connected', 3000, 'client connected');
     for (let i = 0; i < payloads; i++) {
       client.send(new TextEncoder().encode(`c2s ${i}`));
-      server.sendPayload(info.clientIndex, new TextEncoder().encode(`s2c ${i}`));
+      server.sendPayload(slot.clientIndex, new TextEncoder().encode(`s2c ${i}`));
     }
     await until(
       () => serverPayloads.length === payloads && clientPayloads.length === payloads,
@@ -127,22 +194,16 @@ export async function recordSession(payloads = 3, clientId = 77n): Promise<Recor
     await client.disconnect();
     const [, reason] = await withTimeout(gone, 3000, 'server disconnect');
     if (reason !== 'client_disconnect') throw new Error(`unexpected disconnect reason ${reason}`);
-    // Let the remaining disconnect packets of the burst arrive at the relay.
-    await until(
-      () => relay!.datagrams.filter((d) => (d.data[0]! & 0x0f) === 6).length >= 10,
-      2000,
-      'disconnect burst',
-    );
+    // The server reacts to the first packet of the burst; the record keeps all of them.
+    await disconnectBurstAt(relay, 'forward');
     return {
       datagrams: [...relay.datagrams],
-      minted,
+      minted: session.minted,
       serverPayloads,
       clientPayloads,
-      clientIndex: info.clientIndex,
+      clientIndex: slot.clientIndex,
     };
   } finally {
-    await client?.close();
-    await server.close();
-    await relay?.close();
+    await session.stop();
   }
 }
