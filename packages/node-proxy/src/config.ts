@@ -7,6 +7,10 @@ import { parse as parseYaml } from 'yaml';
 import { parseHostPort } from './endpoint.js';
 
 const HostPortText = Type.String({ minLength: 3 });
+/** Datagrams per direction the classifier looks at before `unknown` (createClassifier's default). */
+const CLASSIFIER_WINDOW = 8;
+/** The most `pendingWindow` @gamemesh/native accepts. */
+const MAX_PENDING_WINDOW = 64;
 const Budget = Type.Object(
   {
     burst: Type.Number({ minimum: 1, maximum: 1e6 }),
@@ -139,6 +143,19 @@ export const ConfigSchema = Type.Object(
         pendingTimeoutMs: Type.Integer({ minimum: 1, default: 5000 }),
         sweepIntervalMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 250 }),
         newFlowQueue: Type.Integer({ minimum: 1, default: 1024 }),
+        /**
+         * Datagrams of a new flow the data plane holds while TS classifies it;
+         * later ones are dropped (`pending_window`). A video keyframe arrives
+         * as a burst of tens of datagrams well inside the classification
+         * round trip, so the default holds two 720p keyframes of 1200-byte
+         * packets. At least the classifier's window (8): fewer, and a flow it
+         * has not decided yet would wait out `pendingTimeoutMs`.
+         */
+        pendingWindow: Type.Integer({
+          minimum: CLASSIFIER_WINDOW,
+          maximum: MAX_PENDING_WINDOW,
+          default: MAX_PENDING_WINDOW,
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -213,6 +230,12 @@ function crossCheck(config: ProxyConfig): ConfigError[] {
   });
   if (config.matchmaker !== undefined)
     endpoint(config.matchmaker.publicAddress, 'matchmaker.publicAddress');
+  // A pending flow's datagrams wait in its I/O thread's new-flow queue: one flow cannot hold more.
+  if (config.dataPlane.pendingWindow > config.dataPlane.newFlowQueue)
+    errors.push({
+      path: 'dataPlane.pendingWindow',
+      problem: `${config.dataPlane.pendingWindow} is more than dataPlane.newFlowQueue (${config.dataPlane.newFlowQueue}), which holds every pending flow's datagrams`,
+    });
   for (const [name, factory] of Object.entries(PLUGIN_PARSERS)) {
     const raw = (config.protocols as Record<string, unknown>)[name];
     if (raw === undefined) continue;

@@ -72,6 +72,7 @@ export function dataPlaneOptions(config: ProxyConfig): DataPlaneOptions {
     pendingTimeoutMs: config.dataPlane.pendingTimeoutMs,
     sweepIntervalMs: config.dataPlane.sweepIntervalMs,
     newFlowQueue: config.dataPlane.newFlowQueue,
+    pendingWindow: config.dataPlane.pendingWindow,
     ...(config.limits.sourceBudget === undefined
       ? {}
       : { sourceBudget: config.limits.sourceBudget }),

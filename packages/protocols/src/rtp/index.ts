@@ -13,7 +13,8 @@ import { type RtpFamilyStats, RtpFamilyTracker, type RtpFlowMode } from './track
 
 /**
  * The `rtp` and `rtcp` protocols (family `rtp`). RTCP is decisive on one
- * datagram (RFC 3550 A.2); RTP is confirmed by A.1 probation over a few.
+ * datagram (RFC 3550 A.2); RTP is confirmed by two packets of one source
+ * close in sequence (either order: paths reorder).
  * Use `createRtpFamily` to let both share SR-based clock estimates; the
  * `rtp` / `rtcp` factories stand alone and share nothing.
  */

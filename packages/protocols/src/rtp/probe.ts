@@ -2,7 +2,6 @@ import { type Datagram, match, needMore, no, type ProbeResult, u16be, u32be } fr
 import type { RtcpReason, RtpReason } from './reasons.js';
 import { checkRtcpCompound } from './rtcp.js';
 import { checkRtpHeader, isRtcpConflictingPayloadType } from './rtp-header.js';
-import { MIN_SEQUENTIAL } from './sequence.js';
 
 // Built once: the probe path allocates nothing.
 const RTP_RESULTS: Readonly<Record<RtpReason, ProbeResult>> = {
@@ -36,12 +35,34 @@ export function probeRtcp(datagram: Datagram): ProbeResult {
 }
 
 /**
+ * Largest sequence distance, either way, between two packets of one SSRC
+ * that still counts as RTP evidence. Real networks reorder by a few packets
+ * (a 0-20 ms delay spread on 5 ms packets displaces a packet by up to 4) and
+ * lose a few; a structure whose bytes 2..3 are random lands within 16 of
+ * another datagram's with p = 32/65536 per pair.
+ */
+export const PROBE_MAX_SEQUENCE_DISTANCE = 16;
+
+/**
+ * Largest RTP timestamp distance between such two packets: 2^24 ticks is
+ * 186 s at 90 kHz (87 s at 192 kHz), far more than 16 packets of any live
+ * stream span; random bytes 4..7 fall within it, in the sequence's order,
+ * with p = 1/256.
+ */
+export const PROBE_MAX_TIMESTAMP_DISTANCE = 1 << 24;
+
+/**
  * RTP needs evidence over several datagrams (PROTOCOLS.md §5.1/§5.2): a valid
- * header says `need-more`; `match` once one SSRC passes A.1 probation over
- * the flow's history plus this datagram, with byte1 (PT, marker ignored)
- * constant and timestamps non-decreasing. KCP (constant "sequence" from the
- * conv's high bytes), RakNet (byte1 is its incrementing LE sequence) and
- * netcode (random "SSRC") all fail that continuity.
+ * header says `need-more`; `match` once this datagram and an earlier one of
+ * the same SSRC and payload type (marker ignored) have sequence numbers 1 to
+ * PROBE_MAX_SEQUENCE_DISTANCE apart, in either order, and timestamps that
+ * agree with that order (equal, or later for the later sequence number, by
+ * at most PROBE_MAX_TIMESTAMP_DISTANCE). Either order, because reordering
+ * on the path can keep two sequence-adjacent packets from ever arriving one
+ * after the other within the classifier's window. KCP (constant "sequence"
+ * from the conv's high bytes: distance 0), RakNet (byte1 is its
+ * incrementing LE sequence, so the "payload type" changes per datagram) and
+ * netcode (random "SSRC") all fail it.
  */
 export function probeRtp(datagram: Datagram, history: readonly Datagram[]): ProbeResult {
   const b = datagram.data;
@@ -50,48 +71,30 @@ export function probeRtp(datagram: Datagram, history: readonly Datagram[]): Prob
   const payloadType = b[1]! & 0x7f;
   if (isRtcpConflictingPayloadType(payloadType)) return RTP_RESULTS.rtcp_payload_type;
   const ssrc = u32be(b, 8);
-  // A.1 probation replayed over the chain of this SSRC's datagrams.
-  let started = false;
-  let maxSeq = 0;
-  let probation = MIN_SEQUENTIAL;
-  let lastTimestamp = 0;
-  for (let i = 0; i <= history.length; i++) {
-    const current = i === history.length;
-    const d = current ? b : history[i]!.data;
-    if (!current) {
-      if (d.length < 12 || u32be(d, 8) !== ssrc || checkRtpHeader(d) !== null) continue;
-      if ((d[1]! & 0x7f) !== payloadType) {
-        started = false;
-        continue;
-      }
-    }
-    const seq = u16be(d, 2);
-    const timestamp = u32be(d, 4);
-    if (!started) {
-      started = true;
-      maxSeq = (seq - 1) & 0xffff;
-      probation = MIN_SEQUENTIAL;
-    } else if (((timestamp - lastTimestamp) | 0) < 0) {
-      // A timestamp going backwards breaks the chain like a sequence gap.
-      maxSeq = (seq - 1) & 0xffff;
-      probation = MIN_SEQUENTIAL;
-    }
-    lastTimestamp = timestamp;
-    if (seq === ((maxSeq + 1) & 0xffff)) {
-      probation--;
-      maxSeq = seq;
-      if (probation === 0) {
-        if (current) return RTP_RESULTS.probation_passed;
-        // Passed earlier in history without a match (e.g. on the other
-        // direction's budget): any further in-order packet confirms again.
-        probation = 1;
-      }
-    } else {
-      probation = MIN_SEQUENTIAL - 1;
-      maxSeq = seq;
-    }
+  const seq = u16be(b, 2);
+  const timestamp = u32be(b, 4);
+  for (const earlier of history) {
+    const d = earlier.data;
+    if (d.length < 12 || u32be(d, 8) !== ssrc || (d[1]! & 0x7f) !== payloadType) continue;
+    if (checkRtpHeader(d) !== null) continue;
+    if (inSequenceOrder(u16be(d, 2), u32be(d, 4), seq, timestamp))
+      return RTP_RESULTS.probation_passed;
   }
   return RTP_RESULTS.candidate;
+}
+
+/**
+ * Whether two packets of one source read as the same stream: sequence
+ * numbers close (mod 2^16, either order, not equal) and the timestamp not
+ * running against the sequence number (mod 2^32) nor too far.
+ */
+function inSequenceOrder(seqA: number, tsA: number, seqB: number, tsB: number): boolean {
+  // Signed distances: bit tricks keep the wrap-around and stay allocation-free.
+  const seqDelta = (((seqB - seqA) & 0xffff) ^ 0x8000) - 0x8000;
+  if (seqDelta === 0 || Math.abs(seqDelta) > PROBE_MAX_SEQUENCE_DISTANCE) return false;
+  const tsDelta = (tsB - tsA) | 0;
+  if (Math.abs(tsDelta) > PROBE_MAX_TIMESTAMP_DISTANCE) return false;
+  return tsDelta === 0 || tsDelta > 0 === seqDelta > 0;
 }
 
 /**

@@ -12,9 +12,9 @@ export const RTP_REASONS = {
   bad_padding: 'padding count is zero or longer than the payload',
   rtcp_payload_type: 'payload type 72..76 collides with RTCP SR/RR (RFC 3550 §5.1)',
   candidate:
-    'valid RTP header; waiting for sequence continuity of one SSRC (RFC 3550 A.1 probation)',
+    'valid RTP header; waiting for a second packet of the same SSRC and payload type close in sequence',
   probation_passed:
-    'one SSRC passed A.1 probation with constant payload type and non-decreasing timestamps',
+    'two packets of one SSRC and payload type 1..16 apart in sequence (either order), timestamps agreeing',
 } as const;
 
 export const RTCP_REASONS = {

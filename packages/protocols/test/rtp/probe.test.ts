@@ -61,17 +61,64 @@ test('RTP: header-valid datagrams wait; two sequential packets of one SSRC match
   );
 });
 
-test('RTP: a gap, a PT change or a timestamp going back restarts probation', () => {
+test('RTP: packets close in sequence match in either order; far apart, equal, another PT or a timestamp against the order do not', () => {
+  // A gap of a few lost packets, and a swap on the path: still one stream.
+  assert.equal(classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(3, 0, 7), 1)]), [
+    'need-more:candidate',
+    'match:probation_passed',
+  ]);
+  assert.equal(classify([dg(rtpPacket(12, 960, 7), 0), dg(rtpPacket(9, 0, 7), 1)]), [
+    'need-more:candidate',
+    'match:probation_passed',
+  ]);
+  // Across the wrap, backwards: 2 arrives before 65534.
+  assert.equal(classify([dg(rtpPacket(2, 4000, 7), 0), dg(rtpPacket(65534, 1000, 7), 1)]), [
+    'need-more:candidate',
+    'match:probation_passed',
+  ]);
+  // 16 apart is the limit; 17 needs a third packet close to one of them.
   assert.equal(
-    classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(3, 0, 7), 1), dg(rtpPacket(4, 0, 7), 2)]),
+    classify([dg(rtpPacket(100, 0, 7), 0), dg(rtpPacket(116, 0, 7), 1)]).at(-1),
+    'match:probation_passed',
+  );
+  assert.equal(
+    classify([
+      dg(rtpPacket(100, 0, 7), 0),
+      dg(rtpPacket(117, 0, 7), 1),
+      dg(rtpPacket(118, 0, 7), 2),
+    ]),
     ['need-more:candidate', 'need-more:candidate', 'match:probation_passed'],
+  );
+  // A duplicate (the same sequence number) is no evidence.
+  assert.equal(
+    classify([dg(rtpPacket(5, 0, 7), 0), dg(rtpPacket(5, 0, 7), 1)]).at(-1),
+    'need-more:candidate',
   );
   assert.equal(
     classify([dg(rtpPacket(1, 0, 7, 96), 0), dg(rtpPacket(2, 0, 7, 97), 1)]).at(-1),
     'need-more:candidate',
   );
+  // The timestamp runs against the sequence number, either way.
   assert.equal(
     classify([dg(rtpPacket(1, 5000, 7), 0), dg(rtpPacket(2, 1000, 7), 1)]).at(-1),
+    'need-more:candidate',
+  );
+  assert.equal(
+    classify([dg(rtpPacket(2, 1000, 7), 0), dg(rtpPacket(1, 5000, 7), 1)]).at(-1),
+    'need-more:candidate',
+  );
+  // Timestamps more than 2^24 ticks apart are not 16 packets of one live stream.
+  assert.equal(
+    classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(2, 2 ** 24 + 1, 7), 1)]).at(-1),
+    'need-more:candidate',
+  );
+  assert.equal(
+    classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(2, 2 ** 24, 7), 1)]).at(-1),
+    'match:probation_passed',
+  );
+  // Another SSRC never pairs.
+  assert.equal(
+    classify([dg(rtpPacket(1, 0, 7), 0), dg(rtpPacket(2, 0, 8), 1)]).at(-1),
     'need-more:candidate',
   );
 });
