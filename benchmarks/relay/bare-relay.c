@@ -110,6 +110,8 @@ int main(int argc, char **argv) {
           }
           int sent = sendmmsg(listener, msgs, (unsigned)n, 0);
           if (sent > 0) reverse += (uint64_t)sent;
+          /* A short batch drained the socket: another recvmmsg would only return EAGAIN. */
+          if (n < BATCH) break;
           continue;
         }
         for (int i = 0; i < n; i++) {

@@ -77,6 +77,7 @@ static int thread_init(gm_dp *dp, dp_thread *t, uint32_t index) {
     struct msghdr *m = &t->rx[i].msg_hdr;
     memset(m, 0, sizeof *m);
     m->msg_name = &t->rx_from[i];
+    m->msg_namelen = sizeof t->rx_from[i];
     m->msg_iov = &t->rx_iov[i];
     m->msg_iovlen = 1;
   }

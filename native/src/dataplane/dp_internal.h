@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "dataplane/dp_addr.h"
 #include "dataplane/gm_dataplane.h"
 
 /* ---- Flow table ---- */
@@ -228,6 +229,8 @@ typedef struct dp_thread {
   int pushed; /* something went into a ring during this batch */
   /* Receive and send batches. */
   uint8_t *rx_data;
+  /* Headers the last recvmmsg filled in: only their msg_namelen and msg_flags need resetting before the next. */
+  uint32_t rx_dirty;
   struct mmsghdr rx[GM_DP_MAX_BATCH];
   struct iovec rx_iov[GM_DP_MAX_BATCH];
   struct sockaddr_in6 rx_from[GM_DP_MAX_BATCH];
@@ -266,12 +269,6 @@ static inline uint64_t dp_tag(uint32_t kind, uint32_t index) { return (uint64_t)
 /* Socket buffers sized for bursts: ~20k small datagrams (the kernel charges ~1 KB each). */
 #define DP_SOCKET_BUFFER_BYTES (16 * 1024 * 1024)
 void dp_socket_tune(int fd);
-
-/* dp_addr.c */
-uint32_t dp_hash_addr(const gm_dp_addr *addr, uint32_t seed);
-int dp_addr_equal(const gm_dp_addr *a, const gm_dp_addr *b);
-void dp_addr_from_sockaddr(gm_dp_addr *out, const struct sockaddr_in6 *from);
-socklen_t dp_addr_to_sockaddr(const gm_dp_addr *addr, struct sockaddr_in6 *out);
 
 /* dp_upstream.c */
 int dp_upstreams_init(dp_upstreams *ups, uint32_t capacity);

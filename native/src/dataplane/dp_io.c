@@ -258,11 +258,13 @@ static void read_socket(dp_thread *t, int fd, int is_listener, uint32_t index) {
   uint32_t slot_bytes = t->dp->options.max_datagram;
   int rx_packets = is_listener ? GM_DP_C_rx_client_packets : GM_DP_C_rx_upstream_packets;
   for (int round = 0; round < ROUNDS_PER_WAKE; round++) {
-    for (uint32_t i = 0; i < batch; i++) {
+    /* The kernel writes back the headers of received datagrams only (a short address shrinks msg_namelen). */
+    for (uint32_t i = 0; i < t->rx_dirty; i++) {
       t->rx[i].msg_hdr.msg_namelen = sizeof t->rx_from[i];
       t->rx[i].msg_hdr.msg_flags = 0;
     }
     int n = recvmmsg(fd, t->rx, batch, MSG_DONTWAIT, NULL);
+    t->rx_dirty = n > 0 ? (uint32_t)n : 0;
     if (n <= 0) return;
     double at = dp_now_ms();
     uint64_t mono = dp_mono_ms();
@@ -454,9 +456,10 @@ void *dp_thread_main(void *arg) {
   dp_thread *t = arg;
   gm_dp *dp = t->dp;
   struct epoll_event events[64];
-  t->next_sweep_ms = dp_mono_ms() + dp->options.sweep_ms;
+  uint64_t mono = dp_mono_ms();
+  t->next_sweep_ms = mono + dp->options.sweep_ms;
   while (!atomic_load(&dp->stopping)) {
-    uint64_t mono = dp_mono_ms();
+    /* `mono` was read after the previous batch: one clock read per wake-up serves the sweep and the timeout. */
     int timeout = mono >= t->next_sweep_ms ? 0 : (int)(t->next_sweep_ms - mono);
     int n = epoll_wait(t->epfd, events, 64, timeout);
     for (int i = 0; i < n; i++) {
@@ -474,6 +477,7 @@ void *dp_thread_main(void *arg) {
     if (mono >= t->next_sweep_ms) {
       sweep(t, dp_now_ms(), mono);
       t->next_sweep_ms = mono + dp->options.sweep_ms;
+      mono = dp_mono_ms(); /* a long sweep shortens the next wait, not the cadence */
     }
     notify(t);
   }
