@@ -39,6 +39,20 @@ export class MatchmakerMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [this.registry],
   });
+  readonly roundDelay = new Histogram({
+    name: 'gamemesh_matchmaker_round_delay_seconds',
+    help: 'How late a scheduled matching round started against its fixed cadence (event-loop stalls, overrunning rounds).',
+    labelNames: ['pool'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly roundDuration = new Histogram({
+    name: 'gamemesh_matchmaker_round_seconds',
+    help: 'A scheduled matching round from its start until its tickets are claimed (allocations continue after).',
+    labelNames: ['pool'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly matches = this.counter('matches_total', 'Matches allocated, by pool and cluster.', [
     'pool',
     'cluster',

@@ -10,6 +10,8 @@ export const ALLOCATION_FAILURES = {
   proxy_nack: 'the node proxy refused the assignment',
   ack_timeout: 'the node proxy did not acknowledge the assignment in time',
   proxy_gone: 'the node proxy disconnected before acknowledging',
+  reservation_released:
+    'the reservation was released (expired, or its pod went away) before the acknowledged assignment was committed',
 } as const;
 
 export type AllocationFailure = keyof typeof ALLOCATION_FAILURES;

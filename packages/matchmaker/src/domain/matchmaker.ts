@@ -5,19 +5,15 @@ import type { MatchmakerMetrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { TokenIssuer } from '../tokens/issue.js';
 import { type AllocationFailure, type FleetView, planBackfill, planMatch } from './allocation.js';
+import { Allocator, type AssignmentDispatcher } from './allocator.js';
+import { RoundCadence } from './round-cadence.js';
 import { type MatchFunction, ruleEngine } from './rules.js';
 import { buildTicket, type TicketInput } from './tickets.js';
-import type { Cluster, NodeProxy, Pod, PodRef, RouteAssignment, Ticket } from './types.js';
+import type { Cluster, NodeProxy, Pod, PodRef, Ticket } from './types.js';
 import { FINAL_STATES } from './types.js';
 import { TicketWatchers } from './watchers.js';
 
-export type DispatchResult = 'ack' | 'proxy_nack' | 'ack_timeout' | 'proxy_gone';
-
-/** Delivers assignments to node proxies (the link server); the player sees them only after 'ack'. */
-export interface AssignmentDispatcher {
-  dispatch(node: string, routes: readonly RouteAssignment[]): Promise<DispatchResult>;
-  revoke(node: string, keys: readonly string[]): void;
-}
+export type { AssignmentDispatcher, DispatchResult } from './allocator.js';
 
 export interface MatchmakerOptions {
   readonly config: MatchmakerConfig;
@@ -37,8 +33,6 @@ export interface RoundSummary {
   readonly failures: Partial<Record<AllocationFailure, number>>;
 }
 
-/** Key of the purge timer among the per-pool round timers (pool names cannot be empty). */
-const PURGE_TIMER = '';
 const PURGE_INTERVAL_MS = 5000;
 
 interface StartedRound {
@@ -58,24 +52,32 @@ export class Matchmaker {
   readonly store: Store;
   private readonly config: MatchmakerConfig;
   private readonly metrics: MatchmakerMetrics;
-  private readonly tokens: TokenIssuer;
   private readonly matchFunctions: ReadonlyMap<string, MatchFunction>;
   private readonly clock: () => number;
   private readonly random: () => number;
   private dispatcher: AssignmentDispatcher | null = null;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private readonly running = new Set<string>();
+  private readonly allocator: Allocator;
+  private readonly cadences = new Map<string, RoundCadence>();
+  private purgeTimer: NodeJS.Timeout | null = null;
 
   constructor(options: MatchmakerOptions) {
     this.config = options.config;
     this.store = options.store;
     this.metrics = options.metrics;
-    this.tokens = options.tokens;
     this.matchFunctions = options.matchFunctions ?? new Map();
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.pools = new Map(options.config.pools.map((p) => [p.name, p]));
     this.clusters = new Map(options.config.clusters.map((c) => [c.name, c]));
+    this.allocator = new Allocator({
+      config: this.config,
+      store: this.store,
+      metrics: this.metrics,
+      tokens: options.tokens,
+      watchers: this.watchers,
+      clock: this.clock,
+      dispatcher: () => this.dispatcher,
+    });
   }
 
   setDispatcher(dispatcher: AssignmentDispatcher): void {
@@ -194,19 +196,21 @@ export class Matchmaker {
 
   start(): void {
     for (const pool of this.pools.values()) {
-      if (this.timers.has(pool.name)) continue;
-      const timer = setInterval(() => {
-        if (this.running.has(pool.name)) return;
-        this.running.add(pool.name);
+      if (this.cadences.has(pool.name)) continue;
+      const label = { pool: pool.name };
+      const cadence = new RoundCadence(
+        pool.matchIntervalMs,
         // The next round may start once this one has claimed its tickets: waiting
         // for every proxy acknowledgement too made a slow ack skip whole intervals.
-        this.startRound(pool.name)
-          .catch(() => undefined)
-          .finally(() => this.running.delete(pool.name));
-      }, pool.matchIntervalMs);
-      this.timers.set(pool.name, timer);
+        () => this.startRound(pool.name),
+        {
+          delay: (seconds) => this.metrics.roundDelay.observe(label, seconds),
+          duration: (seconds) => this.metrics.roundDuration.observe(label, seconds),
+        },
+      );
+      this.cadences.set(pool.name, cadence.start());
     }
-    if (!this.timers.has(PURGE_TIMER)) {
+    if (this.purgeTimer === null) {
       // Finished tickets stay readable while their assignment may still be fetched, then go:
       // without this the memory store keeps every ticket ever created.
       const retentionMs =
@@ -216,17 +220,18 @@ export class Matchmaker {
           ),
           0,
         ) * 1000;
-      const timer = setInterval(() => {
+      this.purgeTimer = setInterval(() => {
         this.store.purgeFinished(this.clock() - retentionMs).catch(() => undefined);
       }, PURGE_INTERVAL_MS);
-      timer.unref();
-      this.timers.set(PURGE_TIMER, timer);
+      this.purgeTimer.unref();
     }
   }
 
   stop(): void {
-    for (const timer of this.timers.values()) clearInterval(timer);
-    this.timers.clear();
+    for (const cadence of this.cadences.values()) cadence.stop();
+    this.cadences.clear();
+    if (this.purgeTimer !== null) clearInterval(this.purgeTimer);
+    this.purgeTimer = null;
   }
 
   /** One matching round for one pool: expire, backfill, match, allocate; resolves when all is done. */
@@ -249,15 +254,16 @@ export class Matchmaker {
       return { allocations: Promise.resolve(), summary: () => empty };
     }
     const now = this.clock();
-    for (const reservation of await this.store.releaseExpired(now)) {
-      void reservation;
-      this.metrics.reservationsExpired.inc();
-    }
-    let queued = await this.store.queuedTickets(pool.name);
-    const expired = await this.expire(queued, now);
-    if (expired.size > 0) queued = queued.filter((t) => !expired.has(t.id));
-
-    const fleet = await this.fleetView();
+    // First, so the room and the tickets it frees (stale claims requeued) count in this round.
+    const released = await this.store.releaseExpired(now);
+    if (released.length > 0) this.metrics.reservationsExpired.inc(released.length);
+    // Independent reads go out together: with Redis each await is a round trip.
+    const [snapshot, fleet] = await Promise.all([
+      this.store.queuedTickets(pool.name),
+      this.fleetView(),
+    ]);
+    const expired = await this.expire(snapshot, now);
+    let queued = expired.size > 0 ? snapshot.filter((t) => !expired.has(t.id)) : snapshot;
     const fail = (reason: AllocationFailure): void => {
       failures[reason] = (failures[reason] ?? 0) + 1;
       this.metrics.allocationFailures.inc({ reason });
@@ -269,7 +275,7 @@ export class Matchmaker {
       for (const ticket of queued) {
         const plan = planBackfill(ticket, pool, fleet);
         if (!plan.ok) continue;
-        const result = await this.allocate(pool, [[ticket]], plan.candidates, 'backfill');
+        const result = await this.allocate(pool, fleet, [[ticket]], plan.candidates, 'backfill');
         if (typeof result === 'number') {
           placed.add(ticket.id);
           assignedTickets += result;
@@ -294,7 +300,7 @@ export class Matchmaker {
     }
     const byId = new Map(queued.map((t) => [t.id, t]));
     const used = new Set<string>();
-    const claims: Promise<string | null>[] = [];
+    const claims: Promise<boolean>[] = [];
     const work: Promise<void>[] = [];
     for (const proposal of proposals) {
       const teams = this.resolveProposal(proposal.teams, byId, used);
@@ -305,15 +311,20 @@ export class Matchmaker {
         fail(plan.reason);
         continue;
       }
-      const claimed = this.claim(tickets);
+      const claimId = randomUUID();
+      const claimed = this.allocator.claim(tickets, claimId);
+      // Sent with the claim, not after it (with Redis one round trip instead of two);
+      // if the claim fails (a ticket cancelled since the snapshot) the room goes back.
+      const reserved = this.allocator.reserve(tickets, plan.candidates, 'match', claimId);
       claims.push(claimed);
       work.push(
-        claimed
-          .then((claimId) =>
-            claimId === null
-              ? 'skipped'
-              : this.allocateClaimed(pool, teams, plan.candidates, 'match', claimId),
-          )
+        Promise.all([claimed, reserved])
+          .then(async ([owned, reservation]) => {
+            if (owned)
+              return this.allocator.allocateReserved(pool, fleet, teams, reservation, claimId);
+            if (reservation !== null) await this.store.release(claimId);
+            return 'skipped';
+          })
           .then((result) => {
             if (typeof result === 'number') assignedTickets += result;
             else if (result !== 'skipped') fail(result);
@@ -374,12 +385,11 @@ export class Matchmaker {
   }
 
   private async fleetView(): Promise<FleetView> {
-    return {
-      clusters: [...this.clusters.values()],
-      nodes: await this.store.listNodes(),
-      reserved: await this.store.reservedPlayers(),
-      random: this.random,
-    };
+    const [nodes, reserved] = await Promise.all([
+      this.store.listNodes(),
+      this.store.reservedPlayers(),
+    ]);
+    return { clusters: [...this.clusters.values()], nodes, reserved, random: this.random };
   }
 
   private hasBackfillRoom(fleet: FleetView): boolean {
@@ -394,163 +404,16 @@ export class Matchmaker {
    */
   private async allocate(
     pool: PoolConfig,
+    fleet: FleetView,
     teams: readonly (readonly Ticket[])[],
     candidates: readonly PodRef[],
     kind: 'match' | 'backfill',
   ): Promise<number | 'skipped' | AllocationFailure> {
-    const claimId = await this.claim(teams.flat());
-    // Cancelled, expired or claimed by another replica since the snapshot.
-    if (claimId === null) return 'skipped';
-    return this.allocateClaimed(pool, teams, candidates, kind, claimId);
-  }
-
-  /** Moves the tickets from 'queued' to 'matched' under a new claim id, all or none. */
-  private async claim(tickets: readonly Ticket[]): Promise<string | null> {
-    const now = this.clock();
-    const claimId = randomUUID();
-    const claimed = await this.store.transition(
-      tickets.map((t) => ({
-        id: t.id,
-        from: ['queued'],
-        next: { ...t, state: 'matched', matchId: claimId, updatedAt: now },
-      })),
-    );
-    return claimed ? claimId : null;
-  }
-
-  private async allocateClaimed(
-    pool: PoolConfig,
-    teams: readonly (readonly Ticket[])[],
-    candidates: readonly PodRef[],
-    kind: 'match' | 'backfill',
-    claimId: string,
-  ): Promise<number | AllocationFailure | 'skipped'> {
     const tickets = teams.flat();
-    const now = this.clock();
-    const players = tickets.reduce((n, t) => n + t.players.length, 0);
-    const reservation = await this.store.reserve({
-      id: claimId,
-      candidates,
-      players,
-      kind,
-      expiresAt: now + this.config.limits.reservationTimeoutMs,
-    });
-    if (reservation === null) {
-      await this.requeue(tickets);
-      return 'contention';
-    }
-    const node = await this.store.getNode(reservation.ref.node);
-    const pod = node?.pods.find((p) => p.id === reservation.ref.pod);
-    if (node === null || node === undefined || pod === undefined || this.dispatcher === null) {
-      await this.store.release(claimId);
-      await this.requeue(tickets);
-      return 'proxy_gone';
-    }
-    const matchId = kind === 'backfill' && pod.sessionId !== null ? pod.sessionId : claimId;
-    const expiresAt = now + pool.assignmentTtlSeconds * 1000;
-    const issued = tickets.map((ticket) =>
-      ticket.players.map((player) => ({
-        player,
-        ...this.tokens.issue(pool, node.publicAddress, expiresAt),
-      })),
-    );
-    const routes: RouteAssignment[] = issued.flat().map((i) => ({
-      key: i.key,
-      kind: i.kind,
-      pod: pod.id,
-      protocol: pod.protocol,
-      matchId,
-      playerId: i.player.id,
-      expiresAt,
-    }));
-    const delivered = await this.dispatcher.dispatch(node.id, routes);
-    if (delivered !== 'ack') {
-      await this.store.release(claimId);
-      await this.requeue(tickets);
-      return delivered;
-    }
-    return this.commit(pool, node, pod, tickets, issued, routes, {
-      claimId,
-      matchId,
-      expiresAt,
-      kind,
-    });
-  }
-
-  private async commit(
-    pool: PoolConfig,
-    node: NodeProxy,
-    pod: Pod,
-    tickets: readonly Ticket[],
-    issued: readonly (readonly {
-      player: { id: string };
-      token: string;
-      key: string;
-      kind: RouteAssignment['kind'];
-    }[])[],
-    routes: readonly RouteAssignment[],
-    at: { claimId: string; matchId: string; expiresAt: number; kind: 'match' | 'backfill' },
-  ): Promise<number | 'skipped'> {
-    const now = this.clock();
-    const assigned: Ticket[] = [];
-    const revokedKeys: string[] = [];
-    for (let i = 0; i < tickets.length; i++) {
-      const ticket = tickets[i]!;
-      const tokens = issued[i]!;
-      const next: Ticket = {
-        ...ticket,
-        state: 'assigned',
-        matchId: at.matchId,
-        updatedAt: now,
-        assignment: {
-          connection: node.publicAddress,
-          protocol: pod.protocol,
-          token: tokens[0]!.token,
-          tokenKind: tokens[0]!.kind,
-          expiresAt: at.expiresAt,
-          cluster: node.cluster,
-          matchId: at.matchId,
-          players: tokens.map((t) => ({
-            playerId: t.player.id,
-            token: t.token,
-            routingKey: t.key,
-          })),
-        },
-      };
-      // Only this allocation moves its tickets out of 'matched' (claimId), except a cancel.
-      if (await this.store.transition([{ id: ticket.id, from: ['matched'], next }]))
-        assigned.push(next);
-      else revokedKeys.push(...tokens.map((t) => t.key));
-    }
-    const usedPlayers = assigned.reduce((n, t) => n + t.players.length, 0);
-    if (revokedKeys.length > 0) this.dispatcher?.revoke(node.id, revokedKeys);
-    if (assigned.length === 0) {
-      await this.store.release(at.claimId);
-      return 'skipped';
-    }
-    await this.store.confirm(at.claimId, usedPlayers);
-    const kept = new Set(revokedKeys);
-    await this.store.saveRoutes(
-      node.id,
-      routes.filter((r) => !kept.has(r.key)),
-    );
-    this.metrics.allocations.inc({ cluster: node.cluster, kind: at.kind });
-    if (at.kind === 'match') this.metrics.matches.inc({ pool: pool.name, cluster: node.cluster });
-    // One counter update per match, not per ticket: each update hashes its labels.
-    const poolLabel = { pool: pool.name };
-    this.metrics.ticketsMatched.inc(poolLabel, assigned.length);
-    this.metrics.ticketsAssigned.inc(poolLabel, assigned.length);
-    for (const ticket of assigned) {
-      this.metrics.ticketToAssignment.observe(poolLabel, (now - ticket.createdAt) / 1000);
-      this.watchers.notify(ticket);
-    }
-    return assigned.length;
-  }
-
-  private async requeue(tickets: readonly Ticket[]): Promise<void> {
-    for (const ticket of tickets) {
-      const next: Ticket = { ...ticket, state: 'queued', matchId: null, updatedAt: this.clock() };
-      await this.store.transition([{ id: ticket.id, from: ['matched'], next }]);
-    }
+    const claimId = randomUUID();
+    // Cancelled, expired or claimed by another replica since the snapshot.
+    if (!(await this.allocator.claim(tickets, claimId))) return 'skipped';
+    const reservation = await this.allocator.reserve(tickets, candidates, kind, claimId);
+    return this.allocator.allocateReserved(pool, fleet, teams, reservation, claimId);
   }
 }

@@ -2,6 +2,7 @@ import type { NodeProxy, Pod, Reservation, RouteAssignment, Ticket } from '../do
 import { FINAL_STATES } from '../domain/types.js';
 import { ReservationLedger } from './reservation-ledger.js';
 import {
+  type CommitResult,
   type CreateTicketResult,
   type IdempotencyClaim,
   podKey,
@@ -171,14 +172,32 @@ export class MemoryStore implements Store {
     return null;
   }
 
-  async confirm(id: string, playersUsed: number): Promise<boolean> {
+  async commit(id: string, assigned: readonly Ticket[]): Promise<CommitResult> {
     const reservation = this.reservations.remove(id);
-    if (reservation === undefined) return false;
+    if (reservation === undefined) return { kind: 'released' };
+    const moved = new Set<string>();
+    let playersUsed = 0;
+    for (const next of assigned) {
+      const current = this.tickets.get(next.id);
+      // Still this claim's: not cancelled, not requeued and claimed by another allocation.
+      if (current?.state !== 'matched' || current.matchId !== id) continue;
+      this.put(next);
+      moved.add(next.id);
+      playersUsed += next.players.length;
+    }
+    this.useSlots(reservation, playersUsed);
+    return { kind: 'committed', assigned: moved };
+  }
+
+  /**
+   * Takes the players out of the pod's free (and backfill) slots until the
+   * proxy's next heartbeat, which already counts acknowledged assignments.
+   */
+  private useSlots(reservation: Reservation, playersUsed: number): void {
     const node = this.nodes.get(reservation.ref.node);
-    if (node === undefined) return true;
+    if (node === undefined || playersUsed === 0) return;
     const pods = node.pods.map((pod): Pod => {
       if (pod.id !== reservation.ref.pod) return pod;
-      // Until the proxy's next heartbeat (which already counts acknowledged assignments).
       return reservation.kind === 'match'
         ? { ...pod, freeSlots: Math.max(0, pod.freeSlots - playersUsed) }
         : {
@@ -188,7 +207,6 @@ export class MemoryStore implements Store {
           };
     });
     this.nodes.set(node.id, { ...node, pods });
-    return true;
   }
 
   async release(id: string): Promise<boolean> {

@@ -159,19 +159,43 @@ end
 return 0
 `;
 
-/** ARGV: prefix, id, players used. The pod's slots shrink until the proxy's next heartbeat. */
-export const CONFIRM = `${DROP_RESERVATION}
-local prefix, used = ARGV[1], tonumber(ARGV[3])
-local r = drop(prefix, ARGV[2])
-if not r then return 0 end
+/**
+ * The end of an allocation (Store.commit): nothing changes unless the
+ * reservation is still open; then each ticket still 'matched' under this
+ * claim takes its assigned record, and the pod's slots shrink by those
+ * tickets' players until the proxy's next heartbeat.
+ * KEYS: done, matched, n tickets, n queues. ARGV: prefix, id, n, then per
+ * ticket: id, state, blob, updatedAt, players. Returns { 'released' } or
+ * { 'committed', ids moved... }.
+ */
+export const COMMIT = `${DROP_RESERVATION}${FINAL}
+local prefix, claim, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('EXISTS', prefix .. 'res:' .. claim) == 0 then return { 'released' } end
+local out, used = { 'committed' }, 0
+for i = 1, n do
+  local b = 4 + (i - 1) * 5
+  local id, state, blob, updated = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local t = redis.call('HMGET', KEYS[2 + i], 's', 'mid', 'm')
+  if t[1] == 'matched' and t[2] == claim then
+    redis.call('HSET', KEYS[2 + i], 'r', blob, 's', state, 'mid', '')
+    redis.call('ZREM', KEYS[2 + n + i], t[3])
+    redis.call('ZREM', KEYS[2], id)
+    if final[state] then redis.call('ZADD', KEYS[1], updated, id) end
+    used = used + tonumber(ARGV[b + 4])
+    out[#out + 1] = id
+  end
+end
+local r = drop(prefix, claim)
 local pods = prefix .. 'pods:' .. r[1]
 local function shrink(field)
   local v = redis.call('HGET', pods, field)
   if v then redis.call('HSET', pods, field, math.max(0, tonumber(v) - used)) end
 end
-shrink('f|' .. r[2])
-if r[3] == 'backfill' then shrink('b|' .. r[2]) end
-return 1
+if used > 0 then
+  shrink('f|' .. r[2])
+  if r[3] == 'backfill' then shrink('b|' .. r[2]) end
+end
+return out
 `;
 
 /** ARGV: prefix, id. */

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { Packr } from 'msgpackr';
 import type { NodeProxy, Reservation, RouteAssignment, Ticket } from '../domain/types.js';
 import {
-  CONFIRM,
+  COMMIT,
   CREATE_TICKET,
   GET_NODES,
   LuaScript,
@@ -18,6 +18,7 @@ import {
 } from './redis-scripts.js';
 import { describeRedisTarget, parseRedisUrl, type RedisTarget } from './redis-url.js';
 import {
+  type CommitResult,
   type CreateTicketResult,
   type IdempotencyClaim,
   podKey,
@@ -282,8 +283,25 @@ export class RedisStore implements Store {
     };
   }
 
-  async confirm(id: string, playersUsed: number): Promise<boolean> {
-    return (await this.run(SCRIPTS.confirm, [], [this.prefix, id, playersUsed])) === 1;
+  async commit(id: string, assigned: readonly Ticket[]): Promise<CommitResult> {
+    const keys = [
+      this.key('done'),
+      this.key('matched'),
+      ...assigned.map((t) => this.key('t:', t.id)),
+      ...assigned.map((t) => this.key('q:', t.pool)),
+    ];
+    const args: (string | number | Buffer)[] = [this.prefix, id, assigned.length];
+    for (const ticket of assigned)
+      args.push(
+        ticket.id,
+        ticket.state,
+        codec.pack(ticket),
+        ticket.updatedAt,
+        ticket.players.length,
+      );
+    const reply = (await this.run(SCRIPTS.commit, keys, args)) as unknown[];
+    if (text(reply[0]) !== 'committed') return { kind: 'released' };
+    return { kind: 'committed', assigned: new Set(reply.slice(1).map(text)) };
   }
 
   async release(id: string): Promise<boolean> {
@@ -401,7 +419,7 @@ const SCRIPTS = {
   upsertNode: new LuaScript(UPSERT_NODE),
   getNodes: new LuaScript(GET_NODES),
   reserve: new LuaScript(RESERVE),
-  confirm: new LuaScript(CONFIRM),
+  commit: new LuaScript(COMMIT),
   release: new LuaScript(RELEASE),
   releaseExpired: new LuaScript(RELEASE_EXPIRED),
   reserved: new LuaScript(RESERVED),

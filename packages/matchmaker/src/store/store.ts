@@ -27,6 +27,10 @@ export interface TicketTransition {
   readonly next: Ticket;
 }
 
+export type CommitResult =
+  | { readonly kind: 'committed'; readonly assigned: ReadonlySet<string> }
+  | { readonly kind: 'released' };
+
 export interface ReserveRequest {
   readonly id: string;
   /** Pods in preference order; the first with enough room is taken. */
@@ -61,8 +65,15 @@ export interface Store {
 
   /** Atomically takes room on the first candidate pod that has it; null when none has. */
   reserve(request: ReserveRequest): Promise<Reservation | null>;
-  /** Turns a reservation into used slots; false if it was already released. */
-  confirm(id: string, playersUsed: number): Promise<boolean>;
+  /**
+   * The end of an allocation, in one atomic step: if reservation `id` is still
+   * open, every ticket still 'matched' under claim `id` becomes its assigned
+   * record and the reservation turns into used slots for exactly those
+   * tickets' players; tickets cancelled meanwhile are left out. When the
+   * reservation was released first (expired by the sweep, or its pod gone)
+   * nothing changes: its room may already hold another match.
+   */
+  commit(id: string, assigned: readonly Ticket[]): Promise<CommitResult>;
   release(id: string): Promise<boolean>;
   /** Releases every reservation past its expiry; returns them. */
   releaseExpired(now: number): Promise<Reservation[]>;
