@@ -1,4 +1,5 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createRandom } from '@gamemesh/core/testing';
 
 /**
  * A one-way UDP relay that delays each datagram by a random amount before
@@ -45,18 +46,6 @@ export interface DelayRelayOptions {
   readonly seed: number;
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with the same delays. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 interface Held {
   readonly data: Buffer;
   readonly source: Source;
@@ -70,7 +59,7 @@ interface Source {
 }
 
 export async function startDelayRelay(options: DelayRelayOptions): Promise<DelayRelay> {
-  const random = seededRandom(options.seed);
+  const random = createRandom(options.seed);
   const listener = createSocket('udp4');
   const sources = new Map<string, Source>();
   /** In arrival order; release times never decrease along it. */
@@ -116,7 +105,10 @@ export async function startDelayRelay(options: DelayRelayOptions): Promise<Delay
     const source = sourceOf(from);
     const receivedAt = performance.now();
     const last = queue[queue.length - 1];
-    const releaseAt = Math.max(receivedAt + random() * options.maxDelayMs, last?.releaseAt ?? 0);
+    const releaseAt = Math.max(
+      receivedAt + random.next() * options.maxDelayMs,
+      last?.releaseAt ?? 0,
+    );
     queue.push({ data, source, receivedAt, releaseAt });
     // (A send on a socket still binding is queued by dgram until the bind completes.)
     if (timer === null) timer = setTimeout(pump, releaseAt - receivedAt);
