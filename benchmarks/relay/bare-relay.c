@@ -8,6 +8,12 @@
  *
  *   bare-relay --listen IP:PORT --upstream IP:PORT [--flows N]
  *
+ * Built with -DBARE_RELAY_GSO it is the informational case bare-c-gso: the
+ * same relay, except that each run of equal-size datagrams (the last may be
+ * shorter) to one flow's upstream goes out as one UDP GSO sendmsg, as
+ * gamemesh does (docs/native.md "Send path"): the best a kernel-socket
+ * relay can do. Without the flag it is the baseline the targets name.
+ *
  * Prints {"ready":true} once listening and {"forward":N,"reverse":N,"flows":N} on SIGTERM.
  */
 #define _GNU_SOURCE
@@ -24,6 +30,58 @@
 #include <unistd.h>
 
 #include "bench-udp.h"
+
+#ifdef BARE_RELAY_GSO
+#include <netinet/udp.h>
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+
+/* Segments and payload per GSO send: UDP_MAX_SEGMENTS, and one IP packet's worth. */
+#define GSO_MAX_SEGMENTS 64
+#define GSO_MAX_PAYLOAD 65000
+
+/* Sends msgs[start, end) (one connected socket) in groups of equal size; returns the datagrams sent. */
+static int send_gso_runs(int fd, struct iovec *iovs, struct mmsghdr *msgs, int start, int end) {
+  int sent = 0;
+  int k = start;
+  while (k < end) {
+    size_t size = iovs[k].iov_len;
+    int cap = size == 0 ? 1 : (int)(GSO_MAX_PAYLOAD / size);
+    if (cap > GSO_MAX_SEGMENTS) cap = GSO_MAX_SEGMENTS;
+    int e = k + 1;
+    while (e < end && e - k < cap && iovs[e].iov_len == size) e++;
+    if (e < end && e - k < cap && iovs[e].iov_len > 0 && iovs[e].iov_len < size) e++; /* a shorter last one */
+    if (e - k < 2) {
+      int n = sendmmsg(fd, msgs + k, 1, 0);
+      if (n > 0) sent += n;
+      k = e;
+      continue;
+    }
+    union {
+      char buf[CMSG_SPACE(sizeof(uint16_t))];
+      struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr m = {.msg_iov = &iovs[k], .msg_iovlen = (size_t)(e - k), .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t segment = (uint16_t)size;
+    memcpy(CMSG_DATA(cm), &segment, sizeof segment);
+    if (sendmsg(fd, &m, 0) >= 0) {
+      sent += e - k;
+    } else {
+      int n = sendmmsg(fd, msgs + k, (unsigned)(e - k), 0); /* e.g. no UDP GSO: one by one */
+      if (n > 0) sent += n;
+    }
+    k = e;
+  }
+  return sent;
+}
+#endif
 
 typedef struct flow {
   struct sockaddr_in client;
@@ -141,8 +199,12 @@ int main(int argc, char **argv) {
           int end = start + 1;
           while (end < n && owners[end] == owners[start]) end++;
           if (owners[start] != NULL) {
+#ifdef BARE_RELAY_GSO
+            forward += (uint64_t)send_gso_runs(owners[start]->upstream_fd, iovs, msgs, start, end);
+#else
             int sent = sendmmsg(owners[start]->upstream_fd, msgs + start, (unsigned)(end - start), 0);
             if (sent > 0) forward += (uint64_t)sent;
+#endif
           }
           start = end;
         }

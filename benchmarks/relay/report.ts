@@ -7,7 +7,7 @@
  */
 import type { LatencySample, ThroughputSample } from './measure-relay.js';
 
-export type CaseName = 'direct' | 'bare-c' | 'gamemesh' | 'nginx' | 'node';
+export type CaseName = 'direct' | 'bare-c' | 'bare-c-gso' | 'gamemesh' | 'nginx' | 'node';
 
 export interface Round<T> {
   readonly byCase: Partial<Record<CaseName, T>>;
@@ -142,7 +142,7 @@ export function printTable(
     cells
       .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
       .join('  ');
-  const widths = [9, 8, 10, 12, 9, 9, 11, 11];
+  const widths = [10, 8, 10, 12, 9, 9, 11, 11];
   console.log(
     `\nData plane on loopback (median of ${rounds.throughput} throughput / ${rounds.latency} latency rounds; RTP headers, tracked by gamemesh)`,
   );

@@ -4,6 +4,7 @@
  *
  *   (a) direct   sender -> sink
  *   (b) bare-c   a bare epoll + recvmmsg/sendmmsg relay, built here with cc -O2
+ *       bare-c-gso the same relay sending equal-size runs as UDP GSO (informational)
  *   (c) gamemesh the native data plane, RTP tracking on every measured flow
  *   (d) nginx    stream UDP proxy (Debian nginx-light + libnginx-mod-stream)
  *   (e) node     a Node dgram relay
@@ -48,18 +49,37 @@ const TOTAL_BUDGET_MS = 5 * 60_000;
 const quick = process.env.GAMEMESH_BENCH_QUICK === '1';
 const rounds = quick ? 1 : Math.max(1, Number(process.env.GAMEMESH_BENCH_ROUNDS ?? 3));
 
-function buildTools(dir: string): { udpLoad: string; bareRelay: string } {
+function buildTools(dir: string): { udpLoad: string; bareRelay: string; bareRelayGso: string } {
   const sources = join(packageRoot(), 'relay');
-  const build = (name: string) => {
-    const out = join(dir, name);
+  const build = (name: string, out = join(dir, name), flags: readonly string[] = []) => {
     execFileSync(
       'cc',
-      ['-O2', '-std=c11', '-Wall', '-Wextra', '-o', out, join(sources, `${name}.c`)],
+      ['-O2', '-std=c11', '-Wall', '-Wextra', ...flags, '-o', out, join(sources, `${name}.c`)],
       { stdio: 'inherit' },
     );
     return out;
   };
-  return { udpLoad: build('udp-load'), bareRelay: build('bare-relay') };
+  return {
+    udpLoad: build('udp-load'),
+    bareRelay: build('bare-relay'),
+    bareRelayGso: build('bare-relay', join(dir, 'bare-relay-gso'), ['-DBARE_RELAY_GSO']),
+  };
+}
+
+/** gamemesh's GSO counters over one throughput sample: how long the runs the load produces are. */
+interface GsoSample {
+  readonly sends: number;
+  readonly segments: number;
+  readonly fallbacks: number;
+}
+
+function gsoDelta(before: JsonObject, after: JsonObject): GsoSample {
+  const diff = (name: string) => Number(after[name] ?? 0) - Number(before[name] ?? 0);
+  return {
+    sends: diff('tx_gso_sends'),
+    segments: diff('tx_gso_segments'),
+    fallbacks: diff('tx_gso_fallbacks'),
+  };
 }
 
 /** A relay started as its own process, so its CPU and memory are its own. */
@@ -82,6 +102,7 @@ async function main(): Promise<void> {
   let gamemeshCounters: JsonObject | null = null;
   const throughput = new Map<number, Round<ThroughputSample>[]>();
   const latency = new Map<number, Round<LatencySample>[]>();
+  const gso = new Map<number, GsoSample>();
   try {
     const tools = buildTools(work);
     const sinkPort = await freeUdpPort();
@@ -99,6 +120,20 @@ async function main(): Promise<void> {
           upstream,
         ]),
         barePort,
+      ),
+    );
+
+    const bareGsoPort = await freeUdpPort();
+    relays.push(
+      await startRelay(
+        'bare-c-gso',
+        start('bare-c-gso', tools.bareRelayGso, [
+          '--listen',
+          `127.0.0.1:${bareGsoPort}`,
+          '--upstream',
+          upstream,
+        ]),
+        bareGsoPort,
       ),
     );
 
@@ -163,9 +198,23 @@ async function main(): Promise<void> {
         const byCase: Partial<Record<CaseName, ThroughputSample>> = {};
         // Rotates the order every round: no case always runs right after the same one.
         for (const relay of rotate(relays, round)) {
+          const host = relay.name === 'gamemesh' ? relay.process : null;
+          // Counters are read outside the measured window (a stats request is a JS-thread call).
+          const before = host === null ? null : await hostStats(host);
           byCase[relay.name as CaseName] = await measureThroughput(relay, payload, settings);
+          let gsoNote = '';
+          if (host !== null && before !== null) {
+            const g = gsoDelta(before, await hostStats(host));
+            const all = gso.get(payload) ?? { sends: 0, segments: 0, fallbacks: 0 };
+            gso.set(payload, {
+              sends: all.sends + g.sends,
+              segments: all.segments + g.segments,
+              fallbacks: all.fallbacks + g.fallbacks,
+            });
+            gsoNote = `, ${g.sends > 0 ? (g.segments / g.sends).toFixed(1) : '-'} segments/GSO send`;
+          }
           log(
-            `throughput round ${round + 1} ${payload} B ${relay.name}: ${Math.round(byCase[relay.name as CaseName]!.packetsPerSecond)} pkts/s`,
+            `throughput round ${round + 1} ${payload} B ${relay.name}: ${Math.round(byCase[relay.name as CaseName]!.packetsPerSecond)} pkts/s${gsoNote}`,
           );
         }
         throughput.set(payload, [...(throughput.get(payload) ?? []), { byCase }]);
@@ -220,6 +269,12 @@ async function main(): Promise<void> {
       `\ngamemesh counters: ${c.sessions_opened} sessions opened (RTP tracker), ${c.tx_upstream_packets} datagrams forwarded, drops: socket-send ${c.drop_send_error}, queue ${c.drop_queue_full}, budget ${c.drop_source_budget}`,
     );
   }
+  for (const [payload, g] of gso) {
+    // The run length decides what GSO can save: datagrams per send, over gamemesh's throughput samples.
+    console.log(
+      `gamemesh GSO at ${payload} B: ${g.sends > 0 ? (g.segments / g.sends).toFixed(1) : '-'} segments per GSO send (${g.segments} of the datagrams in ${g.sends} sends; ${g.fallbacks} fallbacks)`,
+    );
+  }
   for (const note of notes) console.log(`note: ${note}`);
   console.log(
     `load average (1 min) at start ${loadAverageAtStart[0]?.toFixed(2)}, at end ${loadavg()[0]?.toFixed(2)} on ${availableParallelism()} CPUs`,
@@ -238,6 +293,7 @@ async function main(): Promise<void> {
     rounds,
     quick,
     summaries,
+    gamemeshGso: Object.fromEntries(gso),
     sessions,
     gamemeshCounters,
     targets,

@@ -284,7 +284,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   ARGS(2);
   static const char *const names[] = {"threads", "maxSessions", "queueCapacity", "eventCapacity", "idleMs",
                                       "pendingMs", "sweepMs", "batch", "maxDatagram", "pendingWindow",
-                                      "sourceBurst", "sourceRate", "flowBurst", "flowRate"};
+                                      "sourceBurst", "sourceRate", "flowBurst", "flowRate", "gso"};
   enum { OPTION_COUNT = sizeof names / sizeof names[0] };
   double values[OPTION_COUNT];
   for (int i = 0; i < OPTION_COUNT; i++) {
@@ -314,6 +314,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   o->source_rate = values[11];
   o->flow_burst = values[12];
   o->flow_rate = values[13];
+  o->gso = values[14] != 0;
   o->notify = notify_from_io_thread;
   o->notify_ctx = a;
   a->env = env;

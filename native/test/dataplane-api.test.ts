@@ -212,6 +212,7 @@ test('the raw binding rejects bad handles and arguments with codes too', () => {
       sourceRate: 4,
       flowBurst: 16,
       flowRate: 100,
+      gso: 1,
     },
     () => {},
   );

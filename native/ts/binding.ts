@@ -52,6 +52,8 @@ export interface RawOptions {
   readonly sourceRate: number;
   readonly flowBurst: number;
   readonly flowRate: number;
+  /** 1: equal-size runs leave as UDP GSO sends; 0: one datagram per message. */
+  readonly gso: 0 | 1;
 }
 
 export interface RawConstants {

@@ -49,6 +49,9 @@ export const COUNTER_NAMES = [
   'drop_pending_timeout',
   'drop_token_missing',
   'drop_token_mismatch',
+  'tx_gso_sends',
+  'tx_gso_segments',
+  'tx_gso_fallbacks',
 ] as const;
 
 export type NativeCounterName = (typeof COUNTER_NAMES)[number];

@@ -54,6 +54,13 @@ export interface DataPlaneOptions {
    * bucket): bounds the JS work a flood from many spoofed sources can cause.
    */
   readonly newFlowBudget?: { readonly burst?: number; readonly perSecond?: number };
+  /**
+   * Send runs of equal-size datagrams to one destination as one UDP GSO send
+   * (the kernel cuts it into the same datagrams). Default true. Off when a
+   * qdisc must see every datagram: a GSO send crosses the qdiscs as one unit
+   * and is segmented after them (docs/native.md "Send path").
+   */
+  readonly gso?: boolean;
 }
 
 export interface Endpoint {
@@ -126,6 +133,12 @@ function numberIn(value: unknown, min: number, max: number, name: string, issue:
   return value;
 }
 
+function booleanOption(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean')
+    return optionIssue(`${name} must be a boolean, got ${String(value)}`);
+  return value;
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -162,6 +175,7 @@ export function resolveOptions(input: unknown): RawOptions {
     sourceRate: numberIn(b.perSecond ?? 32, 0, 1e9, 'sourceBudget.perSecond', optionIssue),
     flowBurst: numberIn(f.burst ?? 1024, 1, 1e7, 'newFlowBudget.burst', optionIssue),
     flowRate: numberIn(f.perSecond ?? 8000, 0, 1e9, 'newFlowBudget.perSecond', optionIssue),
+    gso: booleanOption(o.gso ?? true, 'gso') ? 1 : 0,
   };
 }
 

@@ -117,6 +117,7 @@ typedef struct dp_upstream_sock {
    * route up and copies the address in for every datagram).
    */
   uint8_t connected;
+  uint8_t gso; /* enum dp_gso_state */
   uint32_t flows;
 } dp_upstream_sock;
 
@@ -193,8 +194,16 @@ typedef struct dp_command {
   dp_snapshot_wait *wait;
 } dp_command;
 
+/*
+ * Whether a socket sends runs of equal-size datagrams as one UDP GSO send
+ * (dp_send.c): probed on its first run, switched off for good when the
+ * kernel or the device cannot segment for it.
+ */
+enum dp_gso_state { DP_GSO_UNPROBED = 0, DP_GSO_ON = 1, DP_GSO_OFF = 2 };
+
 typedef struct dp_listener {
   int fd; /* -1 when unused */
+  uint8_t gso; /* enum dp_gso_state */
   gm_dp_listener_config config;
 } dp_listener;
 
@@ -236,6 +245,7 @@ typedef struct dp_thread {
   struct sockaddr_in6 rx_from[GM_DP_MAX_BATCH];
   uint32_t tx_count;
   int tx_fd[GM_DP_MAX_BATCH];
+  uint8_t *tx_gso[GM_DP_MAX_BATCH]; /* the sending socket's enum dp_gso_state (listener or upstream entry) */
   struct mmsghdr tx[GM_DP_MAX_BATCH];
   struct iovec tx_iov[GM_DP_MAX_BATCH];
   struct sockaddr_in6 tx_to[GM_DP_MAX_BATCH];
@@ -284,6 +294,9 @@ int dp_queue_push(dp_thread *t, const dp_queued *entry, const uint8_t *data);
 int dp_event_push(dp_thread *t, const gm_dp_event *event);
 int dp_source_allow(dp_thread *t, const gm_dp_addr *source, uint64_t now_ms);
 int dp_flow_budget_allow(dp_thread *t, uint64_t now_ms);
+
+/* dp_send.c: sends the batch in runs per socket (and GSO groups per destination), then empties it. */
+void dp_tx_flush(dp_thread *t);
 
 /* dp_io.c */
 void *dp_thread_main(void *arg);

@@ -1,8 +1,9 @@
 /*
  * The I/O thread. Per readable socket: recvmmsg a batch, look each datagram's
  * flow up (one hash probe), feed the flow's tracker, append it to the send
- * batch, then sendmmsg the batch in runs per destination socket. Datagrams
- * are sent straight from the receive buffers; nothing is allocated per packet.
+ * batch, then send the batch in runs per destination socket (dp_send.c).
+ * Datagrams are sent straight from the receive buffers; nothing is allocated
+ * per packet.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,38 +18,13 @@
 
 /* ---- send batch ---- */
 
-static void tx_flush(dp_thread *t) {
-  uint32_t i = 0;
-  while (i < t->tx_count) {
-    int fd = t->tx_fd[i];
-    int counter = t->tx_counter_packets[i];
-    uint32_t end = i + 1;
-    while (end < t->tx_count && t->tx_fd[end] == fd && t->tx_counter_packets[end] == counter) end++;
-    while (i < end) {
-      int n = sendmmsg(fd, &t->tx[i], end - i, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        /* A full socket buffer drops the rest of the run; any other error drops one datagram. */
-        uint32_t dropped = errno == EAGAIN || errno == EWOULDBLOCK ? end - i : 1;
-        dp_count(t, GM_DP_C_drop_send_error, dropped);
-        i += dropped;
-        continue;
-      }
-      uint64_t bytes = 0;
-      for (int k = 0; k < n; k++) bytes += t->tx_iov[i + (uint32_t)k].iov_len;
-      dp_count(t, counter, (uint64_t)n);
-      dp_count(t, counter + 1, bytes);
-      i += (uint32_t)n;
-    }
-  }
-  t->tx_count = 0;
-}
-
-/* `to` NULL: the socket is connected to the destination. */
-static void tx_append(dp_thread *t, int fd, const uint8_t *data, size_t len, const gm_dp_addr *to, int counter) {
-  if (t->tx_count == GM_DP_MAX_BATCH) tx_flush(t);
+/* `to` NULL: the socket is connected to the destination. `gso`: the socket's enum dp_gso_state. */
+static void tx_append(dp_thread *t, int fd, uint8_t *gso, const uint8_t *data, size_t len, const gm_dp_addr *to,
+                      int counter) {
+  if (t->tx_count == GM_DP_MAX_BATCH) dp_tx_flush(t);
   uint32_t i = t->tx_count++;
   t->tx_fd[i] = fd;
+  t->tx_gso[i] = gso;
   t->tx_counter_packets[i] = counter;
   t->tx_iov[i].iov_base = (void *)data;
   t->tx_iov[i].iov_len = len;
@@ -94,8 +70,9 @@ static void forward_to_upstream(dp_thread *t, dp_flow *flow, const uint8_t *data
   if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
     observe(t, flow, data, len, GM_DIR_FORWARD, at);
   }
-  const dp_upstream_sock *sock = &t->ups.socks[flow->upstream_sock];
-  tx_append(t, sock->fd, data, len, sock->connected ? NULL : &flow->upstream, GM_DP_C_tx_upstream_packets);
+  dp_upstream_sock *sock = &t->ups.socks[flow->upstream_sock];
+  tx_append(t, sock->fd, &sock->gso, data, len, sock->connected ? NULL : &flow->upstream,
+            GM_DP_C_tx_upstream_packets);
 }
 
 /* Gives a flow its upstream and tracker. Returns 0, or -1 after removing the flow. */
@@ -248,7 +225,8 @@ static void from_upstream(dp_thread *t, uint32_t sock, const uint8_t *data, size
   if (flow->state == DP_FLOW_ACTIVE && flow->tracker.proto != GM_PROTO_NONE) {
     observe(t, flow, data, len, GM_DIR_REVERSE, at);
   }
-  tx_append(t, t->listeners[flow->listener].fd, data, len, &flow->client, GM_DP_C_tx_client_packets);
+  dp_listener *listener = &t->listeners[flow->listener];
+  tx_append(t, listener->fd, &listener->gso, data, len, &flow->client, GM_DP_C_tx_client_packets);
 }
 
 /* ---- sockets ---- */
@@ -285,7 +263,7 @@ static void read_socket(dp_thread *t, int fd, int is_listener, uint32_t index) {
     }
     dp_count(t, rx_packets, (uint64_t)n);
     dp_count(t, rx_packets + 1, bytes);
-    tx_flush(t);
+    dp_tx_flush(t);
     if ((uint32_t)n < batch) return;
   }
 }
@@ -297,6 +275,7 @@ void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_
     case DP_CMD_LISTENER: {
       dp_listener *l = &t->listeners[cmd->listener];
       l->fd = cmd->fd;
+      l->gso = DP_GSO_UNPROBED;
       l->config = cmd->config;
       cmd->fd = -1; /* owned by the listener now */
       struct epoll_event ev = {.events = EPOLLIN, .data.u64 = dp_tag(DP_TAG_LISTENER, (uint32_t)cmd->listener)};
@@ -350,7 +329,7 @@ void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_
     if (suffix > 0) forward_token_datagram(t, flow, suffix, d->data, d->len, d->at_ms, mono_ms);
     else forward_to_upstream(t, flow, d->data, d->len, d->at_ms, mono_ms);
   }
-  tx_flush(t);
+  dp_tx_flush(t);
 }
 
 static void run_commands(dp_thread *t) {

@@ -91,6 +91,12 @@ typedef struct gm_dp_options {
   double source_rate;      /* per-source new-flow budget: refill per second */
   double flow_burst;       /* per-thread budget of datagrams queued for TS: bucket size */
   double flow_rate;        /* per-thread budget of datagrams queued for TS: refill per second */
+  /*
+   * Nonzero: a run of equal-size datagrams to one destination (the last may
+   * be shorter) leaves as one UDP GSO send, segmented by the kernel after the
+   * qdiscs (docs/native.md "Send path"); 0: one datagram per message always.
+   */
+  uint32_t gso;
   /* Called from an I/O thread when the queue or event ring went from drained to non-empty. */
   void (*notify)(void *ctx);
   void *notify_ctx;
@@ -110,7 +116,8 @@ typedef struct gm_dp_options {
   X(drop_oversize) X(drop_queue_full) X(drop_source_budget) X(drop_new_flow_rate) X(drop_pending_window)  \
   X(drop_table_full) X(drop_flow_denied) X(drop_unknown_source)    \
   X(drop_send_error) X(drop_upstream_socket) X(drop_pending_timeout)             \
-  X(drop_token_missing) X(drop_token_mismatch)
+  X(drop_token_missing) X(drop_token_mismatch)                                    \
+  X(tx_gso_sends) X(tx_gso_segments) X(tx_gso_fallbacks)
 
 #define GM_DP_COUNTER_ENUM(name) GM_DP_C_##name,
 enum gm_dp_counter { GM_DP_COUNTERS(GM_DP_COUNTER_ENUM) GM_DP_COUNTER_COUNT };

@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
   gm_dp_options o = {.threads = 2, .max_sessions = 64, .queue_capacity = 64, .event_capacity = 64,
                      .idle_ms = 300, .pending_ms = 2000, .sweep_ms = 50, .batch = 32, .max_datagram = 2048,
                      .pending_window = 8, .source_burst = 8, .source_rate = 16, .flow_burst = 64,
-                     .flow_rate = 1000};
+                     .flow_rate = 1000, .gso = 1};
   o.shared = calloc(1, gm_dp_shared_bytes(&o));
   gm_dp *dp = NULL;
   int err = 0;

@@ -156,6 +156,12 @@ export const ConfigSchema = Type.Object(
           maximum: MAX_PENDING_WINDOW,
           default: MAX_PENDING_WINDOW,
         }),
+        /**
+         * Equal-size runs to one destination leave as one UDP GSO send
+         * (docs/native.md "Send path"). Off when a qdisc must see every
+         * datagram: a GSO send crosses the qdiscs as one unit.
+         */
+        gso: Type.Boolean({ default: true }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -73,6 +73,7 @@ export function dataPlaneOptions(config: ProxyConfig): DataPlaneOptions {
     sweepIntervalMs: config.dataPlane.sweepIntervalMs,
     newFlowQueue: config.dataPlane.newFlowQueue,
     pendingWindow: config.dataPlane.pendingWindow,
+    gso: config.dataPlane.gso,
     ...(config.limits.sourceBudget === undefined
       ? {}
       : { sourceBudget: config.limits.sourceBudget }),
