@@ -7,7 +7,14 @@
  */
 import type { LatencySample, ThroughputSample } from './measure-relay.js';
 
-export type CaseName = 'direct' | 'bare-c' | 'bare-c-gso' | 'gamemesh' | 'nginx' | 'node';
+export type CaseName = 'direct' | 'bare-c' | 'bare-c-gso' | 'floor' | 'gamemesh' | 'nginx' | 'node';
+
+/**
+ * Cases measured for latency only. `floor` relays a single flow (replies go
+ * to the last client seen), so it cannot carry the 8-source throughput load
+ * as a relay.
+ */
+export const LATENCY_ONLY_CASES: ReadonlySet<CaseName> = new Set<CaseName>(['floor']);
 
 export interface Round<T> {
   readonly byCase: Partial<Record<CaseName, T>>;
@@ -81,10 +88,12 @@ export function summarize(
     ratios: { bareC: ratio('bare-c'), nginx: ratio('nginx'), node: ratio('node') },
   };
   for (const name of cases) {
-    summary.throughput[name] = {
-      packetsPerSecond: perRound(throughput, (r) => r.byCase[name]?.packetsPerSecond),
-      cpuUsPerPacket: perRound(throughput, (r) => r.byCase[name]?.cpuUsPerPacket),
-    };
+    if (!LATENCY_ONLY_CASES.has(name)) {
+      summary.throughput[name] = {
+        packetsPerSecond: perRound(throughput, (r) => r.byCase[name]?.packetsPerSecond),
+        cpuUsPerPacket: perRound(throughput, (r) => r.byCase[name]?.cpuUsPerPacket),
+      };
+    }
     summary.latency[name] = {
       p50Us: perRound(latency, (r) => r.byCase[name]?.p50Us),
       p99Us: perRound(latency, (r) => r.byCase[name]?.p99Us),
@@ -167,16 +176,18 @@ export function printTable(
     for (const name of cases) {
       const t = s.throughput[name];
       const l = s.latency[name];
-      if (t === undefined || l === undefined) continue;
+      if (l === undefined) continue;
       console.log(
         row(
           [
             name,
-            kpps(t.packetsPerSecond),
-            fixed(t.cpuUsPerPacket, 2),
-            name === 'gamemesh' || name === 'direct'
-              ? ''
-              : `${fixed(gamemesh / t.packetsPerSecond, 2)}x`,
+            t === undefined ? '' : kpps(t.packetsPerSecond),
+            t === undefined ? '' : fixed(t.cpuUsPerPacket, 2),
+            t === undefined
+              ? 'latency only'
+              : name === 'gamemesh' || name === 'direct'
+                ? ''
+                : `${fixed(gamemesh / t.packetsPerSecond, 2)}x`,
             fixed(l.p50Us, 1),
             fixed(l.p99Us, 1),
             name === 'direct' ? '' : fixed(l.addedP50Us, 1),

@@ -5,13 +5,16 @@
  *   (a) direct   sender -> sink
  *   (b) bare-c   a bare epoll + recvmmsg/sendmmsg relay, built here with cc -O2
  *       bare-c-gso the same relay sending equal-size runs as UDP GSO (informational)
+ *       floor    two threads blocked in recvfrom, one flow, no batching: the
+ *                latency floor of any user-space relay (informational, latency only)
  *   (c) gamemesh the native data plane, RTP tracking on every measured flow
  *   (d) nginx    stream UDP proxy (Debian nginx-light + libnginx-mod-stream)
  *   (e) node     a Node dgram relay
  *
  * Payloads of 64 and 1200 bytes; packets/s and relay CPU per packet at
  * saturation, ping-pong round-trip p50/p99 pinned to CPU 0, and 100k
- * concurrent sessions in gamemesh's flow table. Prints a table with a
+ * concurrent sessions in gamemesh's flow table; once per run, the machine's
+ * context-switch cost (perf bench sched pipe on CPU 0). Prints a table with a
  * PASS/FAIL per target and writes the JSON to benchmarks/results/; exits 0
  * whatever the verdicts (it is a measurement, not a test).
  *
@@ -23,6 +26,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ContextSwitchCost, measureContextSwitch } from './context-switch.js';
 import {
   type LatencySample,
   type LoadSettings,
@@ -36,6 +40,7 @@ import { freeUdpPort, waitForUdpPort } from './ports.js';
 import { allCpus, type JsonObject, packageRoot, start, stopAll, type Tool } from './processes.js';
 import {
   type CaseName,
+  LATENCY_ONLY_CASES,
   printTable,
   type Round,
   type SessionsResult,
@@ -49,7 +54,14 @@ const TOTAL_BUDGET_MS = 5 * 60_000;
 const quick = process.env.GAMEMESH_BENCH_QUICK === '1';
 const rounds = quick ? 1 : Math.max(1, Number(process.env.GAMEMESH_BENCH_ROUNDS ?? 3));
 
-function buildTools(dir: string): { udpLoad: string; bareRelay: string; bareRelayGso: string } {
+interface Tools {
+  readonly udpLoad: string;
+  readonly bareRelay: string;
+  readonly bareRelayGso: string;
+  readonly floorRelay: string;
+}
+
+function buildTools(dir: string): Tools {
   const sources = join(packageRoot(), 'relay');
   const build = (name: string, out = join(dir, name), flags: readonly string[] = []) => {
     execFileSync(
@@ -63,6 +75,7 @@ function buildTools(dir: string): { udpLoad: string; bareRelay: string; bareRela
     udpLoad: build('udp-load'),
     bareRelay: build('bare-relay'),
     bareRelayGso: build('bare-relay', join(dir, 'bare-relay-gso'), ['-DBARE_RELAY_GSO']),
+    floorRelay: build('floor-relay', join(dir, 'floor-relay'), ['-pthread']),
   };
 }
 
@@ -100,6 +113,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   let sessions: SessionsResult | null = null;
   let gamemeshCounters: JsonObject | null = null;
+  let contextSwitch: ContextSwitchCost | null = null;
   const throughput = new Map<number, Round<ThroughputSample>[]>();
   const latency = new Map<number, Round<LatencySample>[]>();
   const gso = new Map<number, GsoSample>();
@@ -134,6 +148,20 @@ async function main(): Promise<void> {
           upstream,
         ]),
         bareGsoPort,
+      ),
+    );
+
+    const floorPort = await freeUdpPort();
+    relays.push(
+      await startRelay(
+        'floor',
+        start('floor', tools.floorRelay, [
+          '--listen',
+          `127.0.0.1:${floorPort}`,
+          '--upstream',
+          upstream,
+        ]),
+        floorPort,
       ),
     );
 
@@ -193,11 +221,12 @@ async function main(): Promise<void> {
     };
     const overBudget = (reserveMs: number) => Date.now() - began > TOTAL_BUDGET_MS - reserveMs;
 
+    const throughputRelays = relays.filter((r) => !LATENCY_ONLY_CASES.has(r.name as CaseName));
     for (let round = 0; round < rounds && !overBudget(150_000); round++) {
       for (const payload of PAYLOADS) {
         const byCase: Partial<Record<CaseName, ThroughputSample>> = {};
         // Rotates the order every round: no case always runs right after the same one.
-        for (const relay of rotate(relays, round)) {
+        for (const relay of rotate(throughputRelays, round)) {
           const host = relay.name === 'gamemesh' ? relay.process : null;
           // Counters are read outside the measured window (a stats request is a JS-thread call).
           const before = host === null ? null : await hostStats(host);
@@ -220,6 +249,9 @@ async function main(): Promise<void> {
         throughput.set(payload, [...(throughput.get(payload) ?? []), { byCase }]);
       }
     }
+    // Measured next to the latency phase, on the same CPU: what two wake-ups cost on this machine now.
+    contextSwitch = measureContextSwitch();
+    log(`context switch: ${describeContextSwitch(contextSwitch)}`);
     for (let round = 0; round < rounds && !overBudget(90_000); round++) {
       for (const payload of PAYLOADS) {
         const byCase: Partial<Record<CaseName, LatencySample>> = {};
@@ -275,6 +307,9 @@ async function main(): Promise<void> {
       `gamemesh GSO at ${payload} B: ${g.sends > 0 ? (g.segments / g.sends).toFixed(1) : '-'} segments per GSO send (${g.segments} of the datagrams in ${g.sends} sends; ${g.fallbacks} fallbacks)`,
     );
   }
+  if (contextSwitch !== null) {
+    console.log(`context switch on CPU 0: ${describeContextSwitch(contextSwitch)}`);
+  }
   for (const note of notes) console.log(`note: ${note}`);
   console.log(
     `load average (1 min) at start ${loadAverageAtStart[0]?.toFixed(2)}, at end ${loadavg()[0]?.toFixed(2)} on ${availableParallelism()} CPUs`,
@@ -296,6 +331,7 @@ async function main(): Promise<void> {
     gamemeshGso: Object.fromEntries(gso),
     sessions,
     gamemeshCounters,
+    contextSwitch,
     targets,
     notes,
     raw: {
@@ -308,6 +344,12 @@ async function main(): Promise<void> {
   const file = join(resultsDir, `data-plane-${record.at.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
   console.log(`\nresults: ${file} (${((Date.now() - began) / 1000).toFixed(0)} s)`);
+}
+
+function describeContextSwitch(cost: ContextSwitchCost): string {
+  return cost.measured
+    ? `${cost.usPerRoundTrip.toFixed(2)} us per round trip of two process switches (${cost.command})`
+    : `not measured: ${cost.reason}`;
 }
 
 function rotate<T>(items: readonly T[], by: number): T[] {
