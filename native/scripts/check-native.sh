@@ -77,6 +77,11 @@ echo "== sanitize dataplane_lsan"
 "$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
   "$NATIVE/test/sanitize/dataplane_lsan.c" -o "$WORK/dataplane_lsan" -lm -lpthread
 "$WORK/dataplane_lsan" "$ROOT/packages/protocols/test/fixtures/rtp/rtp-h264-opus.pcap"
+# The GSO send path: held runs of equal and mixed sizes, reverse bursts, a forced fallback (pending ECONNREFUSED).
+echo "== sanitize dataplane_gso"
+"$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \
+  "$NATIVE/test/sanitize/dataplane_gso.c" -o "$WORK/dataplane_gso" -lm -lpthread
+"$WORK/dataplane_gso"
 # Token listeners: every datagram length around the suffix, right/wrong/no token (a read past the end aborts).
 echo "== sanitize dataplane_token"
 "$CC" "${CFLAGS[@]}" -D_GNU_SOURCE -fsanitize=address,undefined "${TRACKERS[@]}" "$NATIVE"/src/dataplane/*.c \

@@ -297,6 +297,8 @@ int dp_flow_budget_allow(dp_thread *t, uint64_t now_ms);
 
 /* dp_send.c: sends the batch in runs per socket (and GSO groups per destination), then empties it. */
 void dp_tx_flush(dp_thread *t);
+/* Sends the batch now if it holds datagrams for `fd` (before that socket is connected or disconnected). */
+void dp_tx_flush_socket(dp_thread *t, int fd);
 
 /* dp_io.c */
 void *dp_thread_main(void *arg);

@@ -189,3 +189,13 @@ void dp_tx_flush(dp_thread *t) {
   }
   t->tx_count = 0;
 }
+
+void dp_tx_flush_socket(dp_thread *t, int fd) {
+  for (uint32_t i = 0; i < t->tx_count; i++) {
+    if (t->tx_fd[i] == fd) {
+      /* The whole batch, not only fd's datagrams: the batch order is the send order. */
+      dp_tx_flush(t);
+      return;
+    }
+  }
+}

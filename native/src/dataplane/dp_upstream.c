@@ -140,7 +140,14 @@ static int open_socket(dp_thread *t, uint8_t family) {
  * flow, unconnected when it is shared (a connected socket would not receive
  * from the other pods). Returns 0 when the socket cannot take the flow.
  */
-static int prepare_socket(dp_upstream_sock *sock, const gm_dp_addr *pod) {
+static int prepare_socket(dp_thread *t, dp_upstream_sock *sock, const gm_dp_addr *pod) {
+  /*
+   * A port-mode listener acquires in the middle of a batch: datagrams of the
+   * socket's flow may already be queued without an address (connected). They
+   * leave before the connection changes, or a disconnected socket would
+   * refuse them (EDESTADDRREQ).
+   */
+  if ((sock->flows == 0 && sock->port_locked) || sock->connected) dp_tx_flush_socket(t, sock->fd);
   if (sock->flows == 0 && sock->port_locked) {
     struct sockaddr_in6 addr;
     socklen_t len = dp_addr_to_sockaddr(pod, &addr);
@@ -163,14 +170,14 @@ int dp_upstream_acquire(dp_thread *t, const gm_dp_addr *pod) {
   int chosen = -1;
   for (uint32_t s = d->hint; s < ups->count; s++) {
     if (ups->socks[s].family == pod->family && dp_table_find_reverse(&t->table, s, pod) == NULL &&
-        prepare_socket(&ups->socks[s], pod)) {
+        prepare_socket(t, &ups->socks[s], pod)) {
       chosen = (int)s;
       break;
     }
   }
   if (chosen < 0) {
     chosen = open_socket(t, pod->family);
-    if (chosen >= 0) prepare_socket(&ups->socks[chosen], pod); /* a new socket is always usable */
+    if (chosen >= 0) prepare_socket(t, &ups->socks[chosen], pod); /* a new socket is always usable */
   }
   if (chosen < 0) {
     if (d->flows == 0) dest_remove(ups, d);
