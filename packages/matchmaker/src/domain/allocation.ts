@@ -70,43 +70,81 @@ export function rankClusters(
   return ranked.map((r) => r.cluster);
 }
 
+/** A pod that can take players in one round's snapshot, with its room under the pending reservations. */
+interface PodRoom {
+  readonly ref: PodRef;
+  readonly key: string;
+  readonly room: number;
+}
+
+/**
+ * Per snapshot: the pods of each cluster that can take `players` more, fullest
+ * first. A FleetView is one round's immutable snapshot and every match of the
+ * round is planned against it, so the pods and their order are the same for
+ * every match of the same shape: computed once, not once per match.
+ */
+const podsBySnapshot = new WeakMap<
+  FleetView,
+  Map<string, ReadonlyMap<string, readonly PodRoom[]>>
+>();
+
+function fittingPods(
+  pool: PoolConfig,
+  fleet: FleetView,
+  kind: 'match' | 'backfill',
+  players: number,
+): ReadonlyMap<string, readonly PodRoom[]> {
+  let memo = podsBySnapshot.get(fleet);
+  if (memo === undefined) {
+    memo = new Map();
+    podsBySnapshot.set(fleet, memo);
+  }
+  const memoKey = `${pool.name}\n${pool.protocol}\n${kind}\n${players}`;
+  const known = memo.get(memoKey);
+  if (known !== undefined) return known;
+  const room = (key: string, pod: Pod): number => {
+    const held = fleet.reserved.get(key);
+    return kind === 'match'
+      ? pod.freeSlots - (held?.match ?? 0)
+      : Math.min(pod.backfillSlots - (held?.backfill ?? 0), pod.freeSlots - (held?.match ?? 0));
+  };
+  const byCluster = new Map<string, PodRoom[]>();
+  for (const cluster of fleet.clusters) {
+    const pods: PodRoom[] = [];
+    for (const node of usableNodes(fleet, cluster.name))
+      for (const pod of node.pods) {
+        if (!podServes(pool, pod)) continue;
+        const ref = { node: node.id, pod: pod.id };
+        const key = podKey(ref);
+        const free = room(key, pod);
+        if (free >= players) pods.push({ ref, key, room: free });
+      }
+    // Packing: the fullest pod that still fits, so empty pods stay empty for scale-down.
+    pods.sort((a, b) => a.room - b.room || a.key.localeCompare(b.key));
+    byCluster.set(cluster.name, pods);
+  }
+  memo.set(memoKey, byCluster);
+  return byCluster;
+}
+
 function candidatesFor(
   tickets: readonly Ticket[],
   pool: PoolConfig,
   fleet: FleetView,
   kind: 'match' | 'backfill',
 ): AllocationPlan {
-  const players = tickets.reduce((n, t) => n + t.players.length, 0);
-  const room = (node: NodeProxy, pod: Pod): number => {
-    const held = fleet.reserved.get(podKey({ node: node.id, pod: pod.id }));
-    return kind === 'match'
-      ? pod.freeSlots - (held?.match ?? 0)
-      : Math.min(pod.backfillSlots - (held?.backfill ?? 0), pod.freeSlots - (held?.match ?? 0));
-  };
-  const fitting = (cluster: Cluster): { ref: PodRef; room: number }[] => {
-    const out: { ref: PodRef; room: number }[] = [];
-    for (const node of usableNodes(fleet, cluster.name))
-      for (const pod of node.pods) {
-        if (!podServes(pool, pod)) continue;
-        const free = room(node, pod);
-        if (free >= players) out.push({ ref: { node: node.id, pod: pod.id }, room: free });
-      }
-    return out;
-  };
-  const byCluster = new Map<string, { ref: PodRef; room: number }[]>();
-  for (const cluster of fleet.clusters) byCluster.set(cluster.name, fitting(cluster));
-  const ranked = rankClusters(tickets, pool, fleet, (c) =>
-    (byCluster.get(c.name) ?? []).reduce((n, p) => n + p.room, 0),
-  );
+  let players = 0;
+  for (const ticket of tickets) players += ticket.players.length;
+  const byCluster = fittingPods(pool, fleet, kind, players);
+  const ranked = rankClusters(tickets, pool, fleet, (c) => {
+    let total = 0;
+    for (const pod of byCluster.get(c.name) ?? []) total += pod.room;
+    return total;
+  });
   if (ranked === null) return { ok: false, reason: 'latency' };
   const candidates: PodRef[] = [];
-  for (const cluster of ranked) {
-    // Packing: the fullest pod that still fits, so empty pods stay empty for scale-down.
-    const pods = (byCluster.get(cluster.name) ?? []).sort(
-      (a, b) => a.room - b.room || podKey(a.ref).localeCompare(podKey(b.ref)),
-    );
-    for (const pod of pods) candidates.push(pod.ref);
-  }
+  for (const cluster of ranked)
+    for (const pod of byCluster.get(cluster.name) ?? []) candidates.push(pod.ref);
   return candidates.length === 0 ? { ok: false, reason: 'no_capacity' } : { ok: true, candidates };
 }
 

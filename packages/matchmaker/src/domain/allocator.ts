@@ -198,12 +198,13 @@ export class Allocator {
     });
     if (revokedKeys.length > 0) this.dispatcher()?.revoke(node.id, revokedKeys);
     if (assigned.length === 0) return 'skipped';
-    const revoked = new Set(revokedKeys);
     // Written before the wake-ups go out, so a resync that follows them includes these routes.
-    const saved = this.store.saveRoutes(
-      node.id,
-      routes.filter((r) => !revoked.has(r.key)),
-    );
+    let kept = routes;
+    if (revokedKeys.length > 0) {
+      const revoked = new Set(revokedKeys);
+      kept = routes.filter((r) => !revoked.has(r.key));
+    }
+    const saved = this.store.saveRoutes(node.id, kept);
     this.metrics.allocations.inc({ cluster: node.cluster, kind: at.kind });
     if (at.kind === 'match') this.metrics.matches.inc({ pool: pool.name, cluster: node.cluster });
     // One counter update per match, not per ticket: each update hashes its labels.

@@ -78,6 +78,30 @@ export function placeIntoTeams(
   return teams;
 }
 
+interface WindowCenter {
+  readonly attribute: string;
+  readonly center: number | undefined;
+  readonly half: number;
+}
+
+function sharesValues(
+  candidate: Ticket,
+  shared: readonly { readonly name: string; readonly value: string | undefined }[],
+): boolean {
+  for (const s of shared) if (sharedValue(candidate, s.name) !== s.value) return false;
+  return true;
+}
+
+function withinWindows(candidate: Ticket, centers: readonly WindowCenter[]): boolean {
+  for (const { attribute, center, half } of centers) {
+    const value = numericValue(candidate, attribute);
+    if (center === undefined || value === undefined) {
+      if (center !== value) return false;
+    } else if (Math.abs(value - center) > half) return false;
+  }
+  return true;
+}
+
 /**
  * The built-in rule engine. The oldest waiting ticket anchors each match;
  * its attribute windows widen with its waiting time, so it is never starved.
@@ -99,7 +123,7 @@ export const ruleEngine: MatchFunction = ({ pool, tickets, clusters, now }) => {
     let common = eligible(anchor);
     if (common.length === 0) continue;
     const waited = now - anchor.createdAt;
-    const centers = pool.windows.map((w) => ({
+    const centers: WindowCenter[] = pool.windows.map((w) => ({
       attribute: w.attribute,
       center: numericValue(anchor, w.attribute),
       half: windowWidth(w, waited),
@@ -107,27 +131,29 @@ export const ruleEngine: MatchFunction = ({ pool, tickets, clusters, now }) => {
     const shared = pool.sameAttributes.map((name) => ({ name, value: sharedValue(anchor, name) }));
     const group: Ticket[] = [anchor];
     let players = anchor.players.length;
+    // Solo tickets always fit while their count is within the team slots, so
+    // the trial placement is needed only once a party is involved.
+    let allSolo = anchor.players.length === 1;
 
     for (let c = a + 1; c < tickets.length && players < maxPlayers; c++) {
       const candidate = tickets[c]!;
       if (used.has(candidate.id)) continue;
       if (players + candidate.players.length > maxPlayers) continue;
-      if (!shared.every((s) => sharedValue(candidate, s.name) === s.value)) continue;
-      const inWindows = centers.every(({ attribute, center, half }) => {
-        const value = numericValue(candidate, attribute);
-        if (center === undefined || value === undefined) return center === value;
-        return Math.abs(value - center) <= half;
-      });
-      if (!inWindows) continue;
+      if (!sharesValues(candidate, shared) || !withinWindows(candidate, centers)) continue;
       const nextCommon = common.filter((cluster) =>
         latencyAllows(candidate, cluster, pool.maxLatencyMs),
       );
       if (nextCommon.length === 0) continue;
-      if (placeIntoTeams([...group, candidate], pool.teams.count, pool.teams.size) === null)
+      const solo = allSolo && candidate.players.length === 1 && group.length < full;
+      if (
+        !solo &&
+        placeIntoTeams([...group, candidate], pool.teams.count, pool.teams.size) === null
+      )
         continue;
       group.push(candidate);
       common = nextCommon;
       players += candidate.players.length;
+      allSolo = solo;
     }
     if (players < minPlayers) continue;
     const teams = placeIntoTeams(group, pool.teams.count, pool.teams.size);

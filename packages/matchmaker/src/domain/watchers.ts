@@ -16,7 +16,11 @@ export type WatcherRelay = (ticket: Ticket) => void;
  * only that ticket's listeners, so waiting clients cost nothing until then.
  */
 export class TicketWatchers {
-  private readonly listeners = new Map<string, Set<Listener>>();
+  /**
+   * A lone listener is stored as itself: nearly every ticket has exactly one
+   * waiter (its long-poll), so no Set per ticket and no copy per change.
+   */
+  private readonly listeners = new Map<string, Listener | Set<Listener>>();
   private relay: WatcherRelay | null = null;
 
   /** With a shared store, clients may wait on another replica: every change is relayed. */
@@ -25,18 +29,27 @@ export class TicketWatchers {
   }
 
   watch(id: string, listener: Listener): () => void {
-    let set = this.listeners.get(id);
-    if (set === undefined) {
-      set = new Set();
-      this.listeners.set(id, set);
-    }
-    set.add(listener);
+    const current = this.listeners.get(id);
+    if (current === undefined) this.listeners.set(id, listener);
+    else if (typeof current === 'function') this.listeners.set(id, new Set([current, listener]));
+    else current.add(listener);
+    let watching = true;
     return () => {
-      const current = this.listeners.get(id);
-      if (current === undefined) return;
-      current.delete(listener);
-      if (current.size === 0) this.listeners.delete(id);
+      if (!watching) return;
+      watching = false;
+      this.unwatch(id, listener);
     };
+  }
+
+  private unwatch(id: string, listener: Listener): void {
+    const current = this.listeners.get(id);
+    if (current === undefined) return;
+    if (typeof current === 'function') {
+      if (current === listener) this.listeners.delete(id);
+      return;
+    }
+    current.delete(listener);
+    if (current.size === 0) this.listeners.delete(id);
   }
 
   /** A change made by this replica: wakes local waiters and tells the other replicas. */
@@ -47,9 +60,10 @@ export class TicketWatchers {
 
   /** Wakes this replica's waiters only (a change relayed from another replica). */
   deliver(ticket: Ticket): void {
-    const set = this.listeners.get(ticket.id);
-    if (set === undefined) return;
-    for (const listener of [...set]) listener(ticket);
+    const current = this.listeners.get(ticket.id);
+    if (current === undefined) return;
+    if (typeof current === 'function') current(ticket);
+    else for (const listener of [...current]) listener(ticket);
   }
 
   /**

@@ -12,6 +12,7 @@ import { RedisReplicaBus } from '../store/redis-bus.js';
 import type { Store } from '../store/store.js';
 import { createTokenIssuer } from '../tokens/issue.js';
 import { createAuthenticator } from './auth.js';
+import { DebugRequestLog } from './request-log.js';
 import { ticketRoutes } from './tickets.js';
 
 export interface BuildAppOptions {
@@ -75,6 +76,7 @@ export async function buildApp(options: BuildAppOptions): Promise<MatchmakerApp>
   });
   const app = Fastify({
     logger: options.logger ?? false,
+    logController: new DebugRequestLog(),
     bodyLimit: config.limits.bodyBytes,
     // Long-polls hold requests open up to maxWaitSeconds.
     requestTimeout: (config.limits.maxWaitSeconds + 30) * 1000,
