@@ -15,8 +15,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
+import { createRandom } from '@gamemesh/core/testing';
 import { Pool } from 'undici';
-import { API_KEY, seededRandom, ticketBody } from './setup.js';
+import { API_KEY, ticketBody } from './setup.js';
 import { type LatencySummary, latencySummary } from './stats.js';
 
 export interface StepCommand {
@@ -102,7 +103,8 @@ async function playerFlow(step: StepCommand, body: string): Promise<Outcome> {
 async function runStep(step: StepCommand): Promise<StepResult> {
   const total = Math.round(step.rate * step.seconds);
   const intervalMs = 1000 / step.rate;
-  const random = seededRandom(step.seed);
+  // Seeded, so every run of a step sends the same tickets.
+  const random = createRandom(step.seed).next;
   const start = performance.now() + 10;
   const latencies: number[] = [];
   const afterCreate: number[] = [];

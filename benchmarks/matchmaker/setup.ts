@@ -77,18 +77,6 @@ export function podsFor(nodeId: string, nodeIndex: number): PodReport[] {
   }));
 }
 
-/** Deterministic uniform [0, 1) (mulberry32), so every run sends the same tickets. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A solo player ticket: skill in [1000, 2000), a latency to each cluster in [10, 70) ms. */
 export function ticketBody(playerId: string, random: () => number): string {
   const latencies: Record<string, number> = {};

@@ -98,15 +98,6 @@ static int same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b) {
   return a->sin_addr.s_addr == b->sin_addr.s_addr && a->sin_port == b->sin_port;
 }
 
-static int nonblocking_udp(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  int size = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  return fd;
-}
-
 int main(int argc, char **argv) {
   struct sockaddr_in listen_addr, upstream_addr;
   int have_listen = 0, have_upstream = 0;
@@ -132,7 +123,7 @@ int main(int argc, char **argv) {
   for (uint32_t i = 0; i < capacity; i++) flows[i].upstream_fd = -1;
   uint32_t flow_count = 0;
 
-  int listener = nonblocking_udp();
+  int listener = relay_udp_socket(SOCK_NONBLOCK);
   if (listener < 0 || bind(listener, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0) {
     perror("bare-relay: listen");
     return 2;
@@ -178,7 +169,7 @@ int main(int argc, char **argv) {
             slot = (slot + 1) & (capacity - 1);
           flow *f = &flows[slot];
           if (f->upstream_fd < 0 && flow_count + 1 < capacity / 2) {
-            int up = nonblocking_udp();
+            int up = relay_udp_socket(SOCK_NONBLOCK);
             if (up >= 0 && connect(up, (struct sockaddr *)&upstream_addr, sizeof upstream_addr) == 0) {
               f->client = peers[i];
               f->upstream_fd = up;

@@ -1,7 +1,8 @@
 /*
- * bench-udp.h: what the benchmark's two C programs (bare-relay.c, the
- * baseline relay, and udp-load.c, the load tools) share: stopping on a
- * signal, IP:PORT arguments, and the message batches of recvmmsg/sendmmsg.
+ * bench-udp.h: what the benchmark's C programs (bare-relay.c and
+ * floor-relay.c, the baseline relays, and udp-load.c, the load tools) share:
+ * stopping on a signal, IP:PORT arguments, the relays' UDP sockets, and the
+ * message batches of recvmmsg/sendmmsg.
  * Each program is one translation unit, so everything here is static.
  *
  * Include it after `#define _GNU_SOURCE` (recvmmsg and sendmmsg are GNU).
@@ -50,6 +51,20 @@ static inline int parse_addr(const char *text, struct sockaddr_in *out) {
   out->sin_family = AF_INET;
   out->sin_port = htons((uint16_t)atoi(colon + 1));
   return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
+}
+
+/*
+ * A UDP socket with 4 MiB receive and send buffers, the same in both
+ * relays so a burst is queued alike; `type_flags` is 0 or SOCK_NONBLOCK.
+ * -1 when the socket cannot be made.
+ */
+static inline int relay_udp_socket(int type_flags) {
+  int fd = socket(AF_INET, SOCK_DGRAM | type_flags, 0);
+  if (fd < 0) return -1;
+  int size = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  return fd;
 }
 
 /*

@@ -103,16 +103,6 @@ static void *return_path(void *arg) {
   return NULL;
 }
 
-/* Blocking UDP socket with the same 4 MiB buffers as bare-relay, so a burst is queued alike. */
-static int blocking_udp(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0) return -1;
-  int size = 4 << 20;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  return fd;
-}
-
 int main(int argc, char **argv) {
   struct sockaddr_in listen_addr, upstream_addr;
   int have_listen = 0, have_upstream = 0;
@@ -126,7 +116,7 @@ int main(int argc, char **argv) {
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
 
-  relay r = {.listener = blocking_udp(), .upstream = blocking_udp()};
+  relay r = {.listener = relay_udp_socket(0), .upstream = relay_udp_socket(0)};
   atomic_init(&r.last_client, 0);
   atomic_init(&r.stopping, 0);
   if (r.listener < 0 || bind(r.listener, (struct sockaddr *)&listen_addr, sizeof listen_addr) != 0) {

@@ -71,9 +71,12 @@ static inline uint64_t counter(const gm_dp_options *o, int which) {
   return sum;
 }
 
-/* The I/O thread stores a counter after sendmmsg returns, which can be after the peer read the datagram. */
+/*
+ * The I/O thread stores a counter after sendmmsg returns, which can be after the peer read the datagram.
+ * Up to 2 s: under ASan a loaded 2-core machine can take that long; a passing check returns at once.
+ */
 static inline uint64_t settled_counter(const gm_dp_options *o, int which, uint64_t expected) {
-  for (int tries = 0; tries < 200 && counter(o, which) != expected; tries++) usleep(5000);
+  for (int tries = 0; tries < 400 && counter(o, which) != expected; tries++) usleep(5000);
   return counter(o, which);
 }
 

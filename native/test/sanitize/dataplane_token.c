@@ -12,54 +12,13 @@
  * drop counters account for every other datagram; a second listener with a
  * 28-byte suffix is answered without its token and denies the flow.
  */
-#include <arpa/inet.h>
-#include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "dataplane/gm_dataplane.h"
+#include "dataplane_harness.h"
 
 #define SUFFIX GM_DP_MAX_TOKEN_SUFFIX
 #define MAX_PAYLOAD 64
-
-static int failures = 0;
-#define CHECK(cond, ...)                                    \
-  do {                                                      \
-    if (!(cond)) {                                          \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);  \
-      fprintf(stderr, __VA_ARGS__);                         \
-      fputc('\n', stderr);                                  \
-      failures++;                                           \
-    }                                                       \
-  } while (0)
-
-static int udp_socket(uint16_t *port) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bind(fd, (struct sockaddr *)&sa, sizeof sa);
-  socklen_t len = sizeof sa;
-  getsockname(fd, (struct sockaddr *)&sa, &len);
-  *port = ntohs(sa.sin_port);
-  return fd;
-}
-
-static gm_dp_addr loopback(uint16_t port) {
-  gm_dp_addr a = {.family = 4, .port = port, .ip = {127, 0, 0, 1}};
-  return a;
-}
-
-static uint64_t counter(const gm_dp_options *o, int which) {
-  const uint64_t *words = o->shared;
-  return words[which]; /* one thread */
-}
-
-static uint64_t settled(const gm_dp_options *o, int which, uint64_t expected) {
-  for (int tries = 0; tries < 400 && counter(o, which) != expected; tries++) usleep(5000);
-  return counter(o, which);
-}
 
 static void send_to(int fd, uint16_t port, const uint8_t *data, size_t len) {
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -164,11 +123,11 @@ int main(int argc, char **argv) {
             len - SUFFIX);
     }
   }
-  CHECK(settled(&o, GM_DP_C_tx_upstream_packets, forwarded) == forwarded, "forwarded %llu",
+  CHECK(settled_counter(&o, GM_DP_C_tx_upstream_packets, forwarded) == forwarded, "forwarded %llu",
         (unsigned long long)forwarded);
-  CHECK(settled(&o, GM_DP_C_drop_token_missing, missing) == missing, "drop_token_missing %llu",
+  CHECK(settled_counter(&o, GM_DP_C_drop_token_missing, missing) == missing, "drop_token_missing %llu",
         (unsigned long long)missing);
-  CHECK(settled(&o, GM_DP_C_drop_token_mismatch, mismatch) == mismatch, "drop_token_mismatch %llu",
+  CHECK(settled_counter(&o, GM_DP_C_drop_token_mismatch, mismatch) == mismatch, "drop_token_mismatch %llu",
         (unsigned long long)mismatch);
 
   /* An answer without the token denies the flow of a token listener. */
@@ -184,7 +143,7 @@ int main(int argc, char **argv) {
   gm_dp_queue_pop(dp, 0);
   usleep(20000);
   send_to(client, port28, buf, 40);
-  CHECK(settled(&o, GM_DP_C_drop_flow_denied, 1) == 1, "the flow was denied");
+  CHECK(settled_counter(&o, GM_DP_C_drop_flow_denied, 1) == 1, "the flow was denied");
   gm_dp_memory m;
   gm_dp_memory_usage(dp, &m);
   CHECK(m.token_bytes >= SUFFIX && m.flow_entry_bytes == 256, "memory: tokens %zu, entry %zu", m.token_bytes,

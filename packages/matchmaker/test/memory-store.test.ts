@@ -1,21 +1,10 @@
+import { createRandom } from '@gamemesh/core/testing';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { NodeProxy, PodRef, Reservation, Ticket } from '../src/domain/types.js';
 import { MemoryStore } from '../src/store/memory.js';
 import { type HeldPlayers, ReservationLedger } from '../src/store/reservation-ledger.js';
 import { podKey } from '../src/store/store.js';
-
-/** Deterministic uniform [0, 1) (mulberry32): a failing sequence replays from its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The per-pod totals recomputed from scratch, the way `held()` used to scan. */
 function recompute(open: Iterable<Reservation>): Map<string, HeldPlayers> {
@@ -43,7 +32,7 @@ const refs: PodRef[] = [
 
 test('ledger totals equal a recomputation under random add/remove/expire sequences', () => {
   for (const seed of [1, 2, 3, 42, 0xbeef]) {
-    const random = seeded(seed);
+    const random = createRandom(seed).next;
     const ledger = new ReservationLedger();
     const model = new Map<string, Reservation>();
     let now = 0;
@@ -114,7 +103,7 @@ function node(id: string, pods: { id: string; free: number; backfill: number }[]
 
 test('MemoryStore reserve/commit/release/expire: takes room exactly as a recomputation would', async () => {
   for (const seed of [7, 8, 9]) {
-    const random = seeded(seed);
+    const random = createRandom(seed).next;
     let now = 1000;
     const store = new MemoryStore(() => now);
     await store.upsertNode(

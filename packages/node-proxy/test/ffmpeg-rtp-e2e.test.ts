@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type StartedProxy, startProxy, waitFor } from './support/proxy.js';
+import type { SessionView } from '../src/sessions.js';
+import { loopbackPortModeArgs, type StartedProxy, startProxy, waitFor } from './support/proxy.js';
 import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
@@ -16,16 +17,6 @@ import { importSiblingTest } from './support/sibling-tests.js';
 type FfmpegModule = typeof import('../../protocols/test/support/ffmpeg.js');
 type SinkModule = typeof import('../../protocols/test/support/udp-sink.js');
 
-interface SessionJson {
-  protocol: string;
-  key: string | null;
-  state: string;
-  reason: string | null;
-  packets: { forward: number; reverse: number };
-  lossRatio: number | null;
-  stats: Record<string, unknown>;
-}
-
 test('ffmpeg H.264 + Opus through the proxy: loss 0, RTCP BYE closes RTCP and RTP with bye, sink got every forwarded datagram', async () => {
   const ffmpeg = await importSiblingTest<FfmpegModule>('packages/protocols', 'support/ffmpeg');
   const { startUdpSink } = await importSiblingTest<SinkModule>(
@@ -35,17 +26,7 @@ test('ffmpeg H.264 + Opus through the proxy: loss 0, RTCP BYE closes RTCP and RT
   const sink = await startUdpSink();
   let proxy: StartedProxy | null = null;
   try {
-    proxy = await startProxy([
-      '--listen',
-      '127.0.0.1:0',
-      '--to',
-      `127.0.0.1:${sink.port}`,
-      '--allow-loopback',
-      '--unknown',
-      'drop',
-      '--log-level',
-      'warn',
-    ]);
+    proxy = await startProxy(loopbackPortModeArgs(sink.port));
     const port = proxy.running.proxy.listenerPorts().default!;
     const admin = `http://${proxy.running.admin}`;
     // One run, two outputs: RTP and RTCP of both streams go to the listener (distinct source ports).
@@ -66,11 +47,11 @@ test('ffmpeg H.264 + Opus through the proxy: loss 0, RTCP BYE closes RTCP and RT
       30_000,
     );
     const fetchSessions = async (query: string) =>
-      ((await (await fetch(`${admin}/sessions?${query}`)).json()) as { sessions: SessionJson[] })
+      ((await (await fetch(`${admin}/sessions?${query}`)).json()) as { sessions: SessionView[] })
         .sessions;
-    let rtcp: SessionJson[] = [];
-    let rtp: SessionJson[] = [];
-    const allClosed = (sessions: SessionJson[]) =>
+    let rtcp: SessionView[] = [];
+    let rtp: SessionView[] = [];
+    const allClosed = (sessions: SessionView[]) =>
       sessions.length === 2 && sessions.every((s) => s.state === 'closed');
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline) {

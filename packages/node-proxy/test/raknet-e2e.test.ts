@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { SessionView } from '../src/sessions.js';
 import { freeUdpPort } from './support/matchmaker.js';
-import { type StartedProxy, startProxy, waitFor } from './support/proxy.js';
+import { loopbackPortModeArgs, type StartedProxy, startProxy, waitFor } from './support/proxy.js';
 import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
@@ -13,14 +14,6 @@ import { importSiblingTest } from './support/sibling-tests.js';
 
 type RakNetPeers = typeof import('../../protocols/test/raknet/raknet-peers.js');
 
-interface SessionJson {
-  protocol: string;
-  key: string | null;
-  state: string;
-  reason: string | null;
-  packets: { forward: number; reverse: number };
-}
-
 test('raknet: ping/pong, connect, messages both ways; close → protocol_disconnect within 1 s', async () => {
   const { RakNetClientPeer, RakNetServerPeer, serverSend } = await importSiblingTest<RakNetPeers>(
     'packages/protocols',
@@ -31,17 +24,7 @@ test('raknet: ping/pong, connect, messages both ways; close → protocol_disconn
   let client: InstanceType<RakNetPeers['RakNetClientPeer']> | null = null;
   let proxy: StartedProxy | null = null;
   try {
-    proxy = await startProxy([
-      '--listen',
-      '127.0.0.1:0',
-      '--to',
-      `127.0.0.1:${podPort}`,
-      '--allow-loopback',
-      '--unknown',
-      'drop',
-      '--log-level',
-      'warn',
-    ]);
+    proxy = await startProxy(loopbackPortModeArgs(podPort));
     const running = proxy.running.proxy;
     const admin = `http://${proxy.running.admin}`;
     client = new RakNetClientPeer('127.0.0.1', running.listenerPorts().default!);
@@ -60,7 +43,7 @@ test('raknet: ping/pong, connect, messages both ways; close → protocol_disconn
     assert.equal(client.received, down);
 
     const open = (await (await fetch(`${admin}/sessions?protocol=raknet`)).json()) as {
-      sessions: SessionJson[];
+      sessions: SessionView[];
     };
     assert.is(open.sessions.length, 1, 'one RakNet session for ping, connect and messages');
     const session = open.sessions[0]!;
@@ -76,7 +59,7 @@ test('raknet: ping/pong, connect, messages both ways; close → protocol_disconn
     const closed = (await (
       await fetch(`${admin}/sessions?protocol=raknet&state=closed`)
     ).json()) as {
-      sessions: SessionJson[];
+      sessions: SessionView[];
     };
     assert.is(closed.sessions.length, 1);
     assert.is(closed.sessions[0]?.reason, 'protocol_disconnect');

@@ -6,7 +6,15 @@ import { readUdpDatagrams } from '@gamemesh/protocols/inspect';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseConfig } from '../src/config.js';
-import { bindUdp, closeUdp, type StartedProxy, startProxy, waitFor } from './support/proxy.js';
+import type { SessionView } from '../src/sessions.js';
+import {
+  bindUdp,
+  closeUdp,
+  loopbackPortModeArgs,
+  type StartedProxy,
+  startProxy,
+  waitFor,
+} from './support/proxy.js';
 import { repoRoot } from './support/sibling-tests.js';
 
 /**
@@ -30,12 +38,6 @@ const CAPTURE = join(
   'rtp-h264-opus.pcap',
 );
 
-interface SessionJson {
-  protocol: string;
-  key: string | null;
-  packets: { forward: number; reverse: number };
-}
-
 /** The first BURST datagrams of the capture's H.264 RTP stream (PT 96), in sending order. */
 async function keyframeBurst(): Promise<Uint8Array[]> {
   const { datagrams } = await readUdpDatagrams(CAPTURE);
@@ -54,7 +56,7 @@ interface BurstRun {
   readonly received: Uint8Array[];
   readonly pendingWindowDrops: number;
   readonly flowDenied: number;
-  readonly session: SessionJson | undefined;
+  readonly session: SessionView | undefined;
 }
 
 /** One proxy (port mode, unknown flows dropped) with `dataPlane` from a config file; one burst through it. */
@@ -72,19 +74,7 @@ async function sendBurst(burst: readonly Uint8Array[], dataPlane: string): Promi
       file,
       `dataPlane: ${dataPlane}\nprotocols: { rtp: { clockRates: { "96": 90000 } } }\n`,
     );
-    proxy = await startProxy([
-      '--config',
-      file,
-      '--listen',
-      '127.0.0.1:0',
-      '--to',
-      `127.0.0.1:${pod.address().port}`,
-      '--allow-loopback',
-      '--unknown',
-      'drop',
-      '--log-level',
-      'warn',
-    ]);
+    proxy = await startProxy(['--config', file, ...loopbackPortModeArgs(pod.address().port)]);
     const port = proxy.running.proxy.listenerPorts().default!;
     client = await bindUdp();
     // One synchronous loop: the proxy's JS (this thread) answers the new flow only afterwards.
@@ -102,7 +92,7 @@ async function sendBurst(burst: readonly Uint8Array[], dataPlane: string): Promi
     );
     const admin = `http://${proxy.running.admin}`;
     const { sessions } = (await (await fetch(`${admin}/sessions?protocol=rtp`)).json()) as {
-      sessions: SessionJson[];
+      sessions: SessionView[];
     };
     return {
       received,

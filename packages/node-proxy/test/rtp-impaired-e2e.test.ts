@@ -3,9 +3,10 @@ import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { SessionView } from '../src/sessions.js';
 import { type DelayRelay, type RelayedDatagram, startDelayRelay } from './support/delay-relay.js';
 import { createVethNamespace, type VethNamespace } from './support/netns.js';
-import { type StartedProxy, sleep, startProxy } from './support/proxy.js';
+import { portModeArgs, type StartedProxy, sleep, startProxy } from './support/proxy.js';
 import {
   type RtpStreamTruth,
   type RtpTruthSink,
@@ -33,16 +34,6 @@ import { importSiblingTest } from './support/sibling-tests.js';
  */
 
 type FfmpegModule = typeof import('../../protocols/test/support/ffmpeg.js');
-
-interface SessionJson {
-  protocol: string;
-  key: string | null;
-  state: string;
-  reason: string | null;
-  packets: { forward: number; reverse: number };
-  lossRatio: number | null;
-  jitterMs: number | null;
-}
 
 const SECONDS = 12;
 const DROP_PERCENT = 5;
@@ -139,7 +130,7 @@ function dropRules(device: string, proxyPort: number, relayPort: number): string
 
 interface Row {
   readonly stream: Stream;
-  readonly session: SessionJson;
+  readonly session: SessionView;
   readonly truth: RtpStreamTruth;
   readonly ruleDrops: number;
   readonly lossRatio: number;
@@ -225,14 +216,7 @@ test('ffmpeg RTP through 5% nftables loss and a 0-20 ms delay relay: the proxy r
     proxy = await startProxy([
       '--config',
       configFile,
-      '--listen',
-      `${ns.hostAddress}:0`,
-      '--to',
-      `127.0.0.1:${sink.port}`,
-      '--unknown',
-      'drop',
-      '--log-level',
-      'warn',
+      ...portModeArgs(`${ns.hostAddress}:0`, `127.0.0.1:${sink.port}`),
     ]);
     const proxyPort = proxy.running.proxy.listenerPorts().default!;
     const admin = `http://${proxy.running.admin}`;
@@ -246,7 +230,7 @@ test('ffmpeg RTP through 5% nftables loss and a 0-20 ms delay relay: the proxy r
     await ns.nft(dropRules(ns.nsInterface, proxyPort, relayPort));
 
     const fetchSessions = async (query: string) =>
-      ((await (await fetch(`${admin}/sessions?${query}`)).json()) as { sessions: SessionJson[] })
+      ((await (await fetch(`${admin}/sessions?${query}`)).json()) as { sessions: SessionView[] })
         .sessions;
     const senders = STREAMS.map((stream) => {
       const port = stream.relayed ? relayPort : proxyPort;
@@ -281,7 +265,7 @@ test('ffmpeg RTP through 5% nftables loss and a 0-20 ms delay relay: the proxy r
     await sent;
     await relay.drain();
     // Closed by ffmpeg's RTCP BYE, or by the idle timeout when the rule dropped the BYE.
-    let rtp: SessionJson[] = [];
+    let rtp: SessionView[] = [];
     const deadline = Date.now() + IDLE_TIMEOUT_MS + 3000;
     while (Date.now() < deadline) {
       rtp = await fetchSessions('protocol=rtp');

@@ -2,6 +2,7 @@ import type { Socket } from 'node:dgram';
 import { ROUTING_TOKEN_BYTES, verifyRoutingToken } from '@gamemesh/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { importKcpTokenPeers } from './support/kcp-token-peers.js';
 import {
   type LinkedProxy,
   SOLO_KCP_MATCHMAKER,
@@ -16,7 +17,6 @@ import {
   startMatchmaker,
 } from './support/matchmaker.js';
 import { bindUdp, closeUdp, waitFor } from './support/proxy.js';
-import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
  * The player flow with routing tokens, end to end on loopback: a REAL
@@ -28,9 +28,6 @@ import { importSiblingTest } from './support/sibling-tests.js';
  * protocol-key flow of matchmaker-link.test.ts.
  */
 
-type KcpPairModule = typeof import('../../../native/test/dataplane/kcp-pair.js');
-type AppenderModule = typeof import('../../../native/test/dataplane/token-appender.js');
-
 /** The solo KCP pool of matchmaker-link.test.ts, its assignments carrying signed routing tokens. */
 const SOLO_ROUTING_MATCHMAKER = {
   ...SOLO_KCP_MATCHMAKER,
@@ -38,11 +35,7 @@ const SOLO_ROUTING_MATCHMAKER = {
 };
 
 test('matchmaker with routing tokens: assignment → token-suffixed traffic reaches the assigned pod; the session is keyed by the token id', async () => {
-  const { startKcpPair } = await importSiblingTest<KcpPairModule>('native', 'dataplane/kcp-pair');
-  const { startTokenAppender } = await importSiblingTest<AppenderModule>(
-    'native',
-    'dataplane/token-appender',
-  );
+  const { startKcpPair, startTokenAppender } = await importKcpTokenPeers();
   const podIds = ['pod-a', 'pod-b'];
   const pods = new Map<string, Socket>();
   const sockets: Socket[] = [];

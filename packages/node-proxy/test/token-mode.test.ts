@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { ROUTING_TOKEN_BYTES, signRoutingToken } from '@gamemesh/core';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { SessionView } from '../src/sessions.js';
+import { importKcpTokenPeers } from './support/kcp-token-peers.js';
 import {
   bindUdp,
   closeUdp,
@@ -13,7 +15,6 @@ import {
   startProxy,
   waitFor,
 } from './support/proxy.js';
-import { importSiblingTest } from './support/sibling-tests.js';
 
 /**
  * Token mode end to end: real node-kcp pairs whose client side appends a
@@ -23,26 +24,11 @@ import { importSiblingTest } from './support/sibling-tests.js';
  * Forged, expired and missing tokens never reach a pod and are counted.
  */
 
-type KcpPairModule = typeof import('../../../native/test/dataplane/kcp-pair.js');
-type AppenderModule = typeof import('../../../native/test/dataplane/token-appender.js');
-
 const SECRET = 'token-mode-test-secret-0123456789';
 const CONV = 0x7070;
 
-interface SessionJson {
-  key: string | null;
-  protocol: string;
-  upstream: string;
-  state: string;
-  packets: { forward: number; reverse: number };
-}
-
 test('token mode: two tokens, two pods; forged, expired and missing tokens dropped and counted; sessions keyed by token id', async () => {
-  const { startKcpPair } = await importSiblingTest<KcpPairModule>('native', 'dataplane/kcp-pair');
-  const { startTokenAppender } = await importSiblingTest<AppenderModule>(
-    'native',
-    'dataplane/token-appender',
-  );
+  const { startKcpPair, startTokenAppender } = await importKcpTokenPeers();
   const dir = mkdtempSync(join(tmpdir(), 'gm-proxy-token-'));
   const sockets: Socket[] = [];
   const closers: (() => Promise<void> | void)[] = [];
@@ -109,7 +95,7 @@ test('token mode: two tokens, two pods; forged, expired and missing tokens dropp
     assert.ok(inAtA.length > 0 && inAtB.length > 0, 'each pod got its own player');
 
     const listed = (await (await fetch(`${admin}/sessions`)).json()) as {
-      sessions: SessionJson[];
+      sessions: SessionView[];
     };
     const byKey = new Map(listed.sessions.map((s) => [s.key, s]));
     assert.is(listed.sessions.length, 2);

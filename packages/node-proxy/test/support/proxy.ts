@@ -54,3 +54,31 @@ export function bindUdp(): Promise<Socket> {
 export function closeUdp(socket: Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()));
 }
+
+/**
+ * CLI arguments of one port-mode listener forwarding to one pod; datagrams
+ * no protocol recognises are dropped so only tracked traffic crosses, and
+ * the log is kept to warnings so test output stays readable.
+ */
+export function portModeArgs(
+  listen: string,
+  pod: string,
+  options: { allowLoopback?: boolean } = {},
+): string[] {
+  return [
+    '--listen',
+    listen,
+    '--to',
+    pod,
+    ...(options.allowLoopback === true ? ['--allow-loopback'] : []),
+    '--unknown',
+    'drop',
+    '--log-level',
+    'warn',
+  ];
+}
+
+/** portModeArgs with both ends on 127.0.0.1, which the proxy refuses unless allowed. */
+export function loopbackPortModeArgs(podPort: number): string[] {
+  return portModeArgs('127.0.0.1:0', `127.0.0.1:${podPort}`, { allowLoopback: true });
+}
