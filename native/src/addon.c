@@ -16,6 +16,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "addon_key.h"
 #include "dataplane/gm_dataplane.h"
 
 napi_status gm_track_api_init(napi_env env, napi_value exports);
@@ -136,23 +137,6 @@ static void set_addr(napi_env env, napi_value obj, const char *address_name, con
   set_num(env, obj, port_name, addr->port);
 }
 
-static napi_value key_value(napi_env env, const gm_key *key) {
-  napi_value out;
-  if (key->kind == GM_KEY_U64) {
-    napi_create_bigint_uint64(env, key->u64, &out);
-  } else if (key->kind == GM_KEY_BYTES) {
-    void *data = NULL;
-    napi_value buffer;
-    size_t len = key->len <= sizeof key->bytes ? key->len : sizeof key->bytes;
-    napi_create_arraybuffer(env, len, &data, &buffer);
-    if (len > 0) memcpy(data, key->bytes, len);
-    napi_create_typedarray(env, napi_uint8_array, len, buffer, 0, &out);
-  } else {
-    napi_get_null(env, &out);
-  }
-  return out;
-}
-
 static void set_flow(napi_env env, napi_value obj, gm_dp_flow_ref flow, uint16_t listener) {
   set_num(env, obj, "thread", flow.thread);
   set_num(env, obj, "slot", flow.slot);
@@ -167,7 +151,7 @@ static napi_value event_value(napi_env env, const gm_dp_event *e) {
   set_num(env, obj, "reason", e->reason);
   set_num(env, obj, "proto", e->proto);
   set_flow(env, obj, e->flow, e->listener);
-  set_value(env, obj, "key", key_value(env, &e->key));
+  set_value(env, obj, "key", gm_addon_key_value(env, &e->key));
   set_num(env, obj, "at", e->at_ms);
   set_addr(env, obj, "clientAddress", "clientPort", &e->client);
   set_addr(env, obj, "upstreamAddress", "upstreamPort", &e->upstream);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addon_key.h"
 #include "trackers/gm_tracker.h"
 
 #define CHECK(call)                                    \
@@ -39,23 +40,6 @@ static uint32_t optional_u32(napi_env env, napi_value object, const char *name) 
   if (napi_has_named_property(env, object, name, &has) != napi_ok || !has) return 0;
   if (napi_get_named_property(env, object, name, &value) != napi_ok) return 0;
   if (napi_get_value_uint32(env, value, &out) != napi_ok) return 0;
-  return out;
-}
-
-static napi_value key_value(napi_env env, const gm_key *key) {
-  napi_value out;
-  if (key->kind == GM_KEY_U64) {
-    napi_create_bigint_uint64(env, key->u64, &out);
-  } else if (key->kind == GM_KEY_BYTES) {
-    void *data = NULL;
-    napi_value buffer;
-    size_t len = key->len <= sizeof key->bytes ? key->len : sizeof key->bytes;
-    napi_create_arraybuffer(env, len, &data, &buffer);
-    memcpy(data, key->bytes, len);
-    napi_create_typedarray(env, napi_uint8_array, len, buffer, 0, &out);
-  } else {
-    napi_get_null(env, &out);
-  }
   return out;
 }
 
@@ -123,7 +107,7 @@ static napi_value track(napi_env env, napi_callback_info info) {
       set_number(env, event, "reason", produced[e].reason);
       set_number(env, event, "keyKind", produced[e].key.kind);
       set_number(env, event, "at", produced[e].at_ms);
-      CHECK(napi_set_named_property(env, event, "key", key_value(env, &produced[e].key)));
+      CHECK(napi_set_named_property(env, event, "key", gm_addon_key_value(env, &produced[e].key)));
       CHECK(napi_set_element(env, events, event_count++, event));
     }
   }

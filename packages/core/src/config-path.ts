@@ -33,3 +33,48 @@ export function firstProblemPerPath(
   }
   return out;
 }
+
+/** One problem in a config file, at a dotted path (`pools[0].teams.size`). */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly problem: string;
+}
+
+/**
+ * The three schema operations config validation needs, shaped like TypeBox's
+ * `Value` namespace so daemons pass it as is; core stays free of a schema
+ * library its plugins would then inherit.
+ */
+export interface SchemaValues<Schema> {
+  Clone<T>(value: T): T;
+  Default(schema: Schema, value: unknown): unknown;
+  Errors(
+    schema: Schema,
+    value: unknown,
+  ): Iterable<{ readonly path: string; readonly message: string }>;
+}
+
+/**
+ * Fills defaults on a copy of `raw` (an empty file reads as `{}`), validates it
+ * against `schema`, then runs `crossCheck` for the relations a schema cannot
+ * express. Schema problems come first, one per path; cross-checks run only on
+ * a config that passed the schema, so they can trust its shape.
+ */
+export function validateConfig<Schema, Config>(
+  values: SchemaValues<Schema>,
+  schema: Schema,
+  raw: unknown,
+  crossCheck: (config: Config) => readonly ConfigProblem[],
+):
+  | { readonly ok: true; readonly value: Config }
+  | { readonly ok: false; readonly errors: readonly ConfigProblem[] } {
+  const input = raw === null || raw === undefined ? {} : raw;
+  const withDefaults = values.Default(schema, values.Clone(input));
+  const schemaErrors = firstProblemPerPath(values.Errors(schema, withDefaults));
+  if (schemaErrors.length > 0) return { ok: false, errors: schemaErrors };
+  // No schema problems: the value has the shape `Config` (the schema's static type) describes.
+  const config = withDefaults as Config;
+  const crossErrors = crossCheck(config);
+  if (crossErrors.length > 0) return { ok: false, errors: crossErrors };
+  return { ok: true, value: config };
+}

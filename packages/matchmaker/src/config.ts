@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { firstProblemPerPath } from '@gamemesh/core';
+import { validateConfig } from '@gamemesh/core';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -176,14 +176,9 @@ function crossCheck(config: MatchmakerConfig): ConfigError[] {
  * path, so `gamemesh-matchmaker --config` can point at the offending line.
  */
 export function parseConfig(raw: unknown): ConfigResult {
-  const input = raw === null || raw === undefined ? {} : raw;
-  const withDefaults = Value.Default(ConfigSchema, Value.Clone(input));
-  const schemaErrors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (schemaErrors.length > 0) return { ok: false, errors: firstProblemPerPath(schemaErrors) };
-  const config = withDefaults as MatchmakerConfig;
-  const crossErrors = crossCheck(config);
-  if (crossErrors.length > 0) return { ok: false, errors: crossErrors };
-  return { ok: true, config: withQuickStartDefaults(config) };
+  const checked = validateConfig(Value, ConfigSchema, raw, crossCheck);
+  if (!checked.ok) return checked;
+  return { ok: true, config: withQuickStartDefaults(checked.value) };
 }
 
 /** One cluster and one pool so an empty config is a working matchmaker. */

@@ -10,6 +10,7 @@ import {
   LINK_SECRET,
   pod,
   type RunningMatchmaker,
+  registerByHand,
   startMatchmaker,
   testConfig,
   until,
@@ -324,19 +325,7 @@ test('a ticket deleted while its match is being allocated is not assigned, and i
         cancelStatus = res.statusCode;
         ws.send(encodeFrame({ t: 'ack', id: frame.id }));
       });
-      ws.send(
-        encodeFrame({
-          t: 'register',
-          version: 1,
-          node: { id: 'n', cluster: 'local', region: '', publicAddress: '127.0.0.1:9' },
-          pods: [pod('p', { freeSlots: 2 })],
-        }),
-      );
-      await until(
-        async () => (await mm.matchmaker.store.getNode('n'))?.connected === true,
-        2000,
-        'registered',
-      );
+      await registerByHand(ws, mm.matchmaker.store, 'n', [pod('p', { freeSlots: 2 })]);
       const a = (await post(mm, { pool: 'duel', players: [{ id: 'a' }] })).json().id;
       cancelId = (await post(mm, { pool: 'duel', players: [{ id: 'b' }] })).json().id;
       const summary = await mm.matchmaker.round('duel');

@@ -10,6 +10,7 @@ import {
   LINK_SECRET,
   pod,
   type RunningMatchmaker,
+  registerByHand,
   startMatchmaker,
   testConfig,
   until,
@@ -190,19 +191,7 @@ test('nack, ack timeout and a vanishing proxy release the reservation and requeu
     });
     try {
       await new Promise((resolve) => silent.on('open', resolve));
-      silent.send(
-        encodeFrame({
-          t: 'register',
-          version: 1,
-          node: { id: 'n2', cluster: 'local', region: '', publicAddress: '127.0.0.1:9' },
-          pods: [pod('p1', { freeSlots: 2 })],
-        }),
-      );
-      await until(
-        async () => (await mm.matchmaker.store.getNode('n2'))?.connected === true,
-        2000,
-        'n2',
-      );
+      await registerByHand(silent, mm.matchmaker.store, 'n2', [pod('p1', { freeSlots: 2 })]);
       const started = Date.now();
       const summary = await mm.matchmaker.round('duel');
       assert.equal(summary.failures, { ack_timeout: 1 });
@@ -242,19 +231,7 @@ test('a proxy that stops heartbeating is drained; heartbeats bring it back', () 
     const ws = new WebSocket(mm.linkUrl, { headers: linkAuthHeaders(LINK_SECRET, 'n1') });
     try {
       await new Promise((resolve) => ws.on('open', resolve));
-      ws.send(
-        encodeFrame({
-          t: 'register',
-          version: 1,
-          node: { id: 'n1', cluster: 'local', region: '', publicAddress: '127.0.0.1:9' },
-          pods: [pod('p1')],
-        }),
-      );
-      await until(
-        async () => (await mm.matchmaker.store.getNode('n1'))?.connected === true,
-        2000,
-        'registered',
-      );
+      await registerByHand(ws, mm.matchmaker.store, 'n1', [pod('p1')]);
       // heartbeatTimeoutMs is 1000 in tests; the sweep runs every 500 ms.
       await until(
         async () => (await mm.matchmaker.store.getNode('n1'))?.connected === false,

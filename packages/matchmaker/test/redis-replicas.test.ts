@@ -12,7 +12,7 @@ import type { MatchmakerConfig } from '../src/config.js';
 import type { Ticket } from '../src/domain/types.js';
 import { linkAuthHeaders } from '../src/link/auth.js';
 import type { LinkClient } from '../src/link/client.js';
-import { decodeServerFrame, encodeFrame } from '../src/link/frames.js';
+import { decodeServerFrame } from '../src/link/frames.js';
 import { RedisStore } from '../src/store/redis.js';
 import {
   API_KEY,
@@ -20,6 +20,7 @@ import {
   LINK_SECRET,
   pod,
   type RunningMatchmaker,
+  registerByHand,
   startMatchmaker,
   testConfig,
   until,
@@ -228,15 +229,8 @@ test('a replica stopped between reserve and commit: the sweep releases its reser
               if (decodeServerFrame(data)?.t === 'assign') resolve();
             }),
           );
-          ws.send(
-            encodeFrame({
-              t: 'register',
-              version: 1,
-              node: { id: 'n', cluster: 'local', region: '', publicAddress: '127.0.0.1:9' },
-              pods: [pod('p', { freeSlots: 2 })],
-            }),
-          );
-          await until(async () => (await b.matchmaker.store.getNode('n'))?.connected === true);
+          // Registered on A, seen by B: the node record lives in the shared Redis.
+          await registerByHand(ws, b.matchmaker.store, 'n', [pod('p', { freeSlots: 2 })]);
           const ids = [await createTicket(a, 'duel', 'x'), await createTicket(b, 'duel', 'y')];
           const round = a.matchmaker.round('duel').catch(() => 'stopped');
           await withTimeout(assigned, 3000, 'the assign frame');

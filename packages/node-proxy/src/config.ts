@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { dottedPath, firstProblemPerPath } from '@gamemesh/core';
+import { dottedPath, validateConfig } from '@gamemesh/core';
 import { type BuiltinConfig, kcp, netcode, raknet, rtcp, rtp } from '@gamemesh/protocols';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -258,13 +258,9 @@ function crossCheck(config: ProxyConfig): ConfigError[] {
  * path, so `gamemesh-proxy --config` points at the offending key.
  */
 export function parseConfig(raw: unknown): ConfigResult {
-  const input = raw === null || raw === undefined ? {} : raw;
-  const withDefaults = Value.Default(ConfigSchema, Value.Clone(input));
-  const schemaErrors = [...Value.Errors(ConfigSchema, withDefaults)];
-  if (schemaErrors.length > 0) return { ok: false, errors: firstProblemPerPath(schemaErrors) };
-  const config = withDefaults as ProxyConfig;
-  const crossErrors = crossCheck(config);
-  if (crossErrors.length > 0) return { ok: false, errors: crossErrors };
+  const checked = validateConfig(Value, ConfigSchema, raw, crossCheck);
+  if (!checked.ok) return checked;
+  const config = checked.value;
   if (config.listeners.length === 0)
     return {
       ok: false,

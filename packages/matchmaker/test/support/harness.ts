@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net';
+import type { WebSocket } from 'ws';
 import { type MatchmakerConfig, parseConfig } from '../../src/config.js';
 import type { MatchFunction } from '../../src/domain/rules.js';
 import { buildApp, type MatchmakerApp } from '../../src/http/app.js';
 import { LinkClient } from '../../src/link/client.js';
-import type { PodReport } from '../../src/link/frames.js';
+import { encodeFrame, type PodReport } from '../../src/link/frames.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import type { Store } from '../../src/store/store.js';
 
@@ -126,3 +127,29 @@ export async function until(
 }
 
 export const auth = { 'x-api-key': API_KEY };
+
+/**
+ * Registers `nodeId` over an open hand-driven link socket (a proxy the test
+ * acks or ignores itself, unlike connectNode's real client) and resolves once
+ * `store` shows the node connected, so the next match round sees its pods.
+ */
+export async function registerByHand(
+  socket: WebSocket,
+  store: Store,
+  nodeId: string,
+  pods: readonly PodReport[],
+): Promise<void> {
+  socket.send(
+    encodeFrame({
+      t: 'register',
+      version: 1,
+      node: { id: nodeId, cluster: 'local', region: '', publicAddress: '127.0.0.1:9' },
+      pods: [...pods],
+    }),
+  );
+  await until(
+    async () => (await store.getNode(nodeId))?.connected === true,
+    3000,
+    `node ${nodeId} registered`,
+  );
+}
