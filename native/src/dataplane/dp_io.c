@@ -152,16 +152,20 @@ static void new_flow(dp_thread *t, uint8_t li, const gm_dp_addr *client, const u
 }
 
 /*
- * A datagram of an answered flow on a token listener: it must end with the
- * token accepted for the flow, and goes on without it (the pod and the
+ * A client datagram of an answered flow. On a token listener (suffix > 0) it
+ * must end with the token accepted for the flow, and goes on without it (the pod and the
  * tracker see the game protocol only). A plain memcmp is enough: TS verified
  * the token's signature once, when the flow was new; this compares the
  * client's bytes against that copy, and how long the comparison takes reveals
  * nothing an attacker could not read off the wire (the token travels in the
  * clear on every datagram of the session).
  */
-static void forward_token_datagram(dp_thread *t, dp_flow *flow, uint8_t suffix, const uint8_t *data, size_t len,
-                                   double at, uint64_t mono) {
+static void forward_client_datagram(dp_thread *t, dp_flow *flow, uint8_t suffix, const uint8_t *data, size_t len,
+                                    double at, uint64_t mono) {
+  if (suffix == 0) {
+    forward_to_upstream(t, flow, data, len, at, mono);
+    return;
+  }
   if (len < suffix) {
     dp_count(t, GM_DP_C_drop_token_missing, 1);
     return;
@@ -191,8 +195,7 @@ static void from_client(dp_thread *t, uint8_t li, const uint8_t *data, size_t le
   switch (flow->state) {
     case DP_FLOW_ACTIVE:
     case DP_FLOW_CLOSED:
-      if (suffix > 0) forward_token_datagram(t, flow, suffix, data, len, at, mono);
-      else forward_to_upstream(t, flow, data, len, at, mono);
+      forward_client_datagram(t, flow, suffix, data, len, at, mono);
       return;
     case DP_FLOW_PENDING:
       if (flow->pending_count >= t->dp->options.pending_window) {
@@ -326,8 +329,7 @@ void dp_thread_run_command(dp_thread *t, dp_command *cmd, double now_ms, uint64_
   for (size_t i = 0; i < cmd->held_count; i++) {
     const gm_dp_datagram *d = &cmd->held[i];
     /* Held datagrams still carry their suffix: they pass the same check as later ones. */
-    if (suffix > 0) forward_token_datagram(t, flow, suffix, d->data, d->len, d->at_ms, mono_ms);
-    else forward_to_upstream(t, flow, d->data, d->len, d->at_ms, mono_ms);
+    forward_client_datagram(t, flow, suffix, d->data, d->len, d->at_ms, mono_ms);
   }
   dp_tx_flush(t);
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Turning schema-validation output into the messages gamemesh's daemons print
  * for a bad config file: a path as users write it, one problem per path.
@@ -77,4 +79,35 @@ export function validateConfig<Schema, Config>(
   const crossErrors = crossCheck(config);
   if (crossErrors.length > 0) return { ok: false, errors: crossErrors };
   return { ok: true, value: config };
+}
+
+/**
+ * Reads a config file and parses it with `parse` (YAML in the daemons); an
+ * empty document is an empty config. Failures are problems on the `(file)` path.
+ */
+export function readConfigDocument(
+  path: string,
+  parse: (text: string) => unknown,
+):
+  | { readonly ok: true; readonly raw: unknown }
+  | { readonly ok: false; readonly errors: readonly ConfigProblem[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return {
+      ok: false,
+      errors: [{ path: '(file)', problem: `cannot read ${path}: ${String(error)}` }],
+    };
+  }
+  try {
+    return { ok: true, raw: parse(text) ?? {} };
+  } catch (error) {
+    return { ok: false, errors: [{ path: '(file)', problem: `not valid YAML: ${String(error)}` }] };
+  }
+}
+
+/** One line per problem, as the daemons print them. */
+export function formatConfigProblems(problems: readonly ConfigProblem[]): string {
+  return problems.map((e) => `config: ${e.path}: ${e.problem}`).join('\n');
 }

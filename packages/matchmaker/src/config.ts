@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { validateConfig } from '@gamemesh/core';
+import {
+  type ConfigProblem,
+  formatConfigProblems,
+  readConfigDocument,
+  validateConfig,
+} from '@gamemesh/core';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -123,11 +127,8 @@ export const ConfigSchema = Type.Object(
 export type PoolConfig = Static<typeof PoolSchema>;
 export type MatchmakerConfig = Static<typeof ConfigSchema>;
 
-export interface ConfigError {
-  /** Dotted path into the config, e.g. `pools[0].teams.size`. */
-  readonly path: string;
-  readonly problem: string;
-}
+/** A problem at a dotted path into the config, e.g. `pools[0].teams.size`. */
+export type ConfigError = ConfigProblem;
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: MatchmakerConfig }
@@ -200,27 +201,11 @@ function withQuickStartDefaults(config: MatchmakerConfig): MatchmakerConfig {
 }
 
 export function loadConfigFile(path: string): ConfigResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return {
-      ok: false,
-      errors: [{ path: '(file)', problem: `cannot read ${path}: ${String(error)}` }],
-    };
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    return { ok: false, errors: [{ path: '(file)', problem: `not valid YAML: ${String(error)}` }] };
-  }
-  return parseConfig(raw);
+  const read = readConfigDocument(path, parseYaml);
+  return read.ok ? parseConfig(read.raw) : read;
 }
 
-export function formatConfigErrors(errors: readonly ConfigError[]): string {
-  return errors.map((e) => `config: ${e.path}: ${e.problem}`).join('\n');
-}
+export const formatConfigErrors = formatConfigProblems;
 
 /** Secrets left unset get random values for this process only. */
 export function randomSecret(): string {

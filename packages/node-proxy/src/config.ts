@@ -1,5 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { dottedPath, validateConfig } from '@gamemesh/core';
+import {
+  type ConfigProblem,
+  dottedPath,
+  formatConfigProblems,
+  readConfigDocument,
+  validateConfig,
+} from '@gamemesh/core';
 import { type BuiltinConfig, kcp, netcode, raknet, rtcp, rtp } from '@gamemesh/protocols';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -181,11 +186,8 @@ export type ListenerConfig = Static<typeof ListenerSchema>;
 export type PodConfig = Static<typeof PodSchema>;
 export type ProxyConfig = Static<typeof ConfigSchema>;
 
-export interface ConfigError {
-  /** Dotted path into the config, e.g. `listeners[0].upstream`. */
-  readonly path: string;
-  readonly problem: string;
-}
+/** A problem at a dotted path into the config, e.g. `listeners[0].upstream`. */
+export type ConfigError = ConfigProblem;
 
 export type ConfigResult =
   | { readonly ok: true; readonly config: ProxyConfig }
@@ -270,30 +272,11 @@ export function parseConfig(raw: unknown): ConfigResult {
 }
 
 /** Reads YAML; problems reading or parsing are reported on the `(file)` path. */
-export function readConfigFile(
-  path: string,
-):
-  | { readonly ok: true; readonly raw: unknown }
-  | { readonly ok: false; readonly errors: readonly ConfigError[] } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return {
-      ok: false,
-      errors: [{ path: '(file)', problem: `cannot read ${path}: ${String(error)}` }],
-    };
-  }
-  try {
-    return { ok: true, raw: parseYaml(text) ?? {} };
-  } catch (error) {
-    return { ok: false, errors: [{ path: '(file)', problem: `not valid YAML: ${String(error)}` }] };
-  }
+export function readConfigFile(path: string): ReturnType<typeof readConfigDocument> {
+  return readConfigDocument(path, parseYaml);
 }
 
-export function formatConfigErrors(errors: readonly ConfigError[]): string {
-  return errors.map((e) => `config: ${e.path}: ${e.problem}`).join('\n');
-}
+export const formatConfigErrors = formatConfigProblems;
 
 /** The plugin configs of a validated config, as each plugin's own parser typed them. */
 export function builtinConfig(config: ProxyConfig): BuiltinConfig {
